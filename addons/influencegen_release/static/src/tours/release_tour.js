@@ -1,0 +1,45 @@
+import { registry } from "@web/core/registry";
+
+// Opens Release > Runs, then Configuration > Pipelines and the PL-ODOO-MOD form, checking
+// that the seed pipeline shows its stages and its quality gates.
+registry.category("web_tour.tours").add("influencegen_release_runs_and_pipeline", {
+    url: "/odoo",
+    steps: () => [
+        {
+            content: "Open the Release app",
+            trigger: ".o_app[data-menu-xmlid='influencegen_release.menu_release_root']",
+            run: "click",
+        },
+        {
+            content: "Runs is the app's first screen",
+            trigger: ".o_breadcrumb:contains('Runs')",
+        },
+        {
+            content: "Open the Configuration menu",
+            trigger: ".o_main_navbar button:contains('Configuration')",
+            run: "click",
+        },
+        {
+            content: "Open Pipelines",
+            trigger: ".dropdown-item[data-menu-xmlid='influencegen_release.menu_release_pipelines']",
+            run: "click",
+        },
+        {
+            content: "Open the Odoo modules pipeline",
+            trigger: ".o_list_view .o_data_row td[name='code']:contains('PL-ODOO-MOD')",
+            run: "click",
+        },
+        {
+            content: "The form shows the pipeline's name",
+            trigger: ".o_form_view .o_field_widget[name='name'] input:value('Odoo Custom Modules CI/CD Pipeline')",
+        },
+        {
+            content: "Its eight stages are listed, ending with production",
+            trigger: ".o_field_widget[name='stage_ids'] .o_data_row:nth-child(8) td[name='name']:contains('Deploy to Production')",
+        },
+        {
+            content: "The production stage deploys to the production environment",
+            trigger: ".o_field_widget[name='stage_ids'] .o_data_row:nth-child(8) td[name='environment_id']:contains('Odoo Production')",
+        },
+    ],
+});

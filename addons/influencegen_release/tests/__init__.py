@@ -1,0 +1,4 @@
+from . import test_seed_pipelines
+from . import test_pipeline_sync
+from . import test_access_rights
+from . import test_ui

@@ -1,0 +1,44 @@
+"""Reading pipeline files from real Git repositories through a bare mirror."""
+
+import git
+import pytest
+
+from influencegen_release.engine.git_source import GitSourceError, mirror_path, read_file_at
+
+
+@pytest.fixture
+def origin(tmp_path):
+    repo = git.Repo.init(tmp_path / "origin", initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
+    return repo
+
+
+def commit(repo, path, text, message):
+    target = repo.working_tree_dir + "/" + path
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    repo.index.add([target])
+    return repo.index.commit(message).hexsha
+
+
+def test_reads_a_file_at_a_branch_and_follows_new_commits(origin, tmp_path):
+    mirrors = str(tmp_path / "mirrors")
+    first = commit(origin, "pipeline.yml", "version: 1\n", "first")
+    assert read_file_at(origin.working_tree_dir, "main", "pipeline.yml", mirrors) == ("version: 1\n", first)
+    second = commit(origin, "pipeline.yml", "version: 2\n", "second")
+    # The branch moved: the mirror already has "main", so reading by sha fetches what is missing.
+    assert read_file_at(origin.working_tree_dir, second, "pipeline.yml", mirrors) == ("version: 2\n", second)
+    assert read_file_at(origin.working_tree_dir, first, "pipeline.yml", mirrors)[0] == "version: 1\n"
+    assert mirror_path(origin.working_tree_dir, mirrors).endswith(".git")
+
+
+def test_unknown_ref_missing_file_and_unreachable_repository(origin, tmp_path):
+    mirrors = str(tmp_path / "mirrors")
+    commit(origin, "pipeline.yml", "version: 1\n", "first")
+    with pytest.raises(GitSourceError, match="unknown ref 'nope'"):
+        read_file_at(origin.working_tree_dir, "nope", "pipeline.yml", mirrors)
+    with pytest.raises(GitSourceError, match="'other.yml' does not exist at main"):
+        read_file_at(origin.working_tree_dir, "main", "other.yml", mirrors)
+    with pytest.raises(GitSourceError, match="cannot clone"):
+        read_file_at(str(tmp_path / "no-such-repo"), "main", "pipeline.yml", mirrors)
