@@ -27,8 +27,11 @@ def test_reads_a_file_at_a_branch_and_follows_new_commits(origin, tmp_path):
     first = commit(origin, "pipeline.yml", "version: 1\n", "first")
     assert read_file_at(origin.working_tree_dir, "main", "pipeline.yml", mirrors) == ("version: 1\n", first)
     second = commit(origin, "pipeline.yml", "version: 2\n", "second")
-    # The branch moved: the mirror already has "main", so reading by sha fetches what is missing.
-    assert read_file_at(origin.working_tree_dir, second, "pipeline.yml", mirrors) == ("version: 2\n", second)
+    # The branch moved: reading it by name fetches the mirror again.
+    assert read_file_at(origin.working_tree_dir, "main", "pipeline.yml", mirrors) == ("version: 2\n", second)
+    third = commit(origin, "pipeline.yml", "version: 3\n", "third")
+    # A sha the mirror lacks is fetched too.
+    assert read_file_at(origin.working_tree_dir, third, "pipeline.yml", mirrors) == ("version: 3\n", third)
     assert read_file_at(origin.working_tree_dir, first, "pipeline.yml", mirrors)[0] == "version: 1\n"
     assert mirror_path(origin.working_tree_dir, mirrors).endswith(".git")
 

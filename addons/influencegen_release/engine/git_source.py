@@ -10,7 +10,7 @@ import re
 
 import git
 
-SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
+FULL_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 class GitSourceError(Exception):
@@ -36,18 +36,27 @@ def open_mirror(url, mirrors_dir):
 
 
 def resolve(repo, url, ref):
-    """The commit sha of ``ref`` (branch, tag, refs/... or sha), fetching once if unknown."""
-    for attempt in range(2):
+    """The commit sha of ``ref`` (branch, tag, ``refs/...`` or sha).
+
+    A full sha already in the mirror needs no network; a branch or tag name may have moved,
+    so the mirror is fetched first.
+    """
+    if not (FULL_SHA_RE.match(ref) and _commit_or_none(repo, ref)):
         try:
-            return repo.commit(ref).hexsha
-        except (git.BadName, ValueError, git.GitCommandError):
-            if attempt:
-                break
-            try:
-                repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
-            except git.GitCommandError as exc:
-                raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
-    raise GitSourceError(f"unknown ref '{ref}' in {url}")
+            repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
+        except git.GitCommandError as exc:
+            raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
+    commit = _commit_or_none(repo, ref)
+    if commit is None:
+        raise GitSourceError(f"unknown ref '{ref}' in {url}")
+    return commit
+
+
+def _commit_or_none(repo, ref):
+    try:
+        return repo.commit(ref).hexsha
+    except (git.BadName, ValueError, git.GitCommandError):
+        return None
 
 
 def read_file_at(url, ref, path, mirrors_dir):

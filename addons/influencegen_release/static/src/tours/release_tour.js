@@ -1,10 +1,12 @@
 import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 // Opens Release > Runs, then Configuration > Pipelines and the PL-ODOO-MOD form, checking
 // that the seed pipeline shows its stages and its quality gates.
 registry.category("web_tour.tours").add("influencegen_release_runs_and_pipeline", {
     url: "/odoo",
     steps: () => [
+        stepUtils.showAppsMenuItem(),
         {
             content: "Open the Release app",
             trigger: ".o_app[data-menu-xmlid='influencegen_release.menu_release_root']",
