@@ -40,8 +40,16 @@ def test_odoo_pipeline_details_follow_the_seed():
     stages = {s["key"]: s for s in pipeline["stages"]}
     sast_gate = next(g for g in stages["quality"]["gates"] if g["name"] == "SAST Pass")
     assert sast_gate["criteria"] == [
-        {"check": "findings", "from": ["sast"], "severity": "high", "new": True, "max": 0,
-         "tools": [], "rules": [], "unknown": "fail"}
+        {
+            "check": "findings",
+            "from": ["sast"],
+            "severity": "high",
+            "new": True,
+            "max": 0,
+            "tools": [],
+            "rules": [],
+            "unknown": "fail",
+        }
     ]
     assert stages["deploy_staging"]["approval"]["rules"] == [
         {"group": "qa_lead", "quorum": 1},
@@ -101,5 +109,15 @@ def test_engine_never_imports_odoo():
 
 def test_docs_name_every_top_level_key():
     doc = pathlib.Path(ROOT / "docs" / "pipeline-format.md").read_text()
-    for key in ("environments", "triggers", "defaults", "stages", "tasks", "gates", "approval", "rollback", "notifications"):
+    for key in (
+        "environments",
+        "triggers",
+        "defaults",
+        "stages",
+        "tasks",
+        "gates",
+        "approval",
+        "rollback",
+        "notifications",
+    ):
         assert f"`{key}`" in doc, key

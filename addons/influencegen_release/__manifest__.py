@@ -33,5 +33,4 @@
         "web.assets_tests": ["influencegen_release/static/src/tours/*.js"],
     },
     "application": True,
-    "installable": True,
 }

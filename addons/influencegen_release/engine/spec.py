@@ -120,7 +120,7 @@ def ref_matches(patterns, ref):
     branch = ref
     for prefix in ("refs/heads/", "refs/tags/"):
         if ref.startswith(prefix):
-            branch = ref[len(prefix):]
+            branch = ref[len(prefix) :]
     return any(fnmatch.fnmatchcase(branch, pattern) for pattern in patterns)
 
 
@@ -142,7 +142,8 @@ class _Checker:
         for key in value:
             if key not in allowed:
                 self.error(
-                    value.line_of(key), f"{path}.{key}",
+                    value.line_of(key),
+                    f"{path}.{key}",
                     f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})",
                 )
         for key in required:
@@ -257,7 +258,11 @@ class _Checker:
             return [], []
         self.mapping(doc, "(file)", doc.line, {"version", "environments", "pipeline", "pipelines"}, ("version",))
         if "version" in doc and doc["version"] != FORMAT_VERSION:
-            self.error(doc.line_of("version"), "version", f"unsupported format version {doc['version']!r} (expected {FORMAT_VERSION})")
+            self.error(
+                doc.line_of("version"),
+                "version",
+                f"unsupported format version {doc['version']!r} (expected {FORMAT_VERSION})",
+            )
         environments = [
             self.environment(item, path, line)
             for _i, item, path, line in self.items(doc.get("environments"), "environments", doc.line_of("environments"))
@@ -270,7 +275,12 @@ class _Checker:
         if "pipeline" in doc:
             raw = [(doc["pipeline"], "pipeline", doc.line_of("pipeline"))]
         else:
-            raw = [(item, path, line) for _i, item, path, line in self.items(doc["pipelines"], "pipelines", doc.line_of("pipelines"), required=True)]
+            raw = [
+                (item, path, line)
+                for _i, item, path, line in self.items(
+                    doc["pipelines"], "pipelines", doc.line_of("pipelines"), required=True
+                )
+            ]
         env_codes = {env["code"] for env in environments}
         pipelines = [self.pipeline(item, path, line, env_codes) for item, path, line in raw]
         pipelines = [p for p in pipelines if p]
@@ -287,13 +297,27 @@ class _Checker:
             seen.add(record[attr])
 
     def environment(self, obj, path, line):
-        allowed = {"code", "name", "tier", "kind", "url", "database", "credentials", "calendar", "block_on_drift", "description"}
+        allowed = {
+            "code",
+            "name",
+            "tier",
+            "kind",
+            "url",
+            "database",
+            "credentials",
+            "calendar",
+            "block_on_drift",
+            "description",
+        }
         if self.mapping(obj, path, line, allowed, ("code", "name", "tier", "kind")) is None:
             return None
         credentials = self.string(obj, "credentials", path)
         if credentials and not CREDENTIAL_REF.match(credentials):
-            self.error(obj.line_of("credentials"), f"{path}.credentials",
-                       "must be a reference (env:NAME, file:/path or param:key), never the secret itself")
+            self.error(
+                obj.line_of("credentials"),
+                f"{path}.credentials",
+                "must be a reference (env:NAME, file:/path or param:key), never the secret itself",
+            )
         return {
             "code": self.string(obj, "code", path, pattern=re.compile(r"^[a-z][a-z0-9-]*$")) or "",
             "name": self.string(obj, "name", path) or "",
@@ -309,14 +333,25 @@ class _Checker:
 
     def pipeline(self, obj, path, line, env_codes):
         allowed = {
-            "code", "name", "description", "kind", "requirements", "triggers", "defaults", "stages",
-            "rollback", "notifications", "on_success",
+            "code",
+            "name",
+            "description",
+            "kind",
+            "requirements",
+            "triggers",
+            "defaults",
+            "stages",
+            "rollback",
+            "notifications",
+            "on_success",
         }
         if self.mapping(obj, path, line, allowed, ("code", "name", "kind", "triggers", "stages")) is None:
             return None
         defaults = self.defaults(obj.get("defaults"), f"{path}.defaults", obj.line_of("defaults"))
         stages = []
-        for _i, item, spath, sline in self.items(obj.get("stages"), f"{path}.stages", obj.line_of("stages"), required="stages" in obj):
+        for _i, item, spath, sline in self.items(
+            obj.get("stages"), f"{path}.stages", obj.line_of("stages"), required="stages" in obj
+        ):
             stage = self.stage(item, spath, sline, defaults, env_codes)
             if stage:
                 stage["sequence"] = len(stages) + 1
@@ -324,11 +359,15 @@ class _Checker:
         self.cross_check(stages, path)
         triggers = [
             self.trigger(item, tpath, tline)
-            for _i, item, tpath, tline in self.items(obj.get("triggers"), f"{path}.triggers", obj.line_of("triggers"), required="triggers" in obj)
+            for _i, item, tpath, tline in self.items(
+                obj.get("triggers"), f"{path}.triggers", obj.line_of("triggers"), required="triggers" in obj
+            )
         ]
         notifications = [
             self.notification(item, npath, nline)
-            for _i, item, npath, nline in self.items(obj.get("notifications"), f"{path}.notifications", obj.line_of("notifications"))
+            for _i, item, npath, nline in self.items(
+                obj.get("notifications"), f"{path}.notifications", obj.line_of("notifications")
+            )
         ]
         return {
             "code": self.string(obj, "code", path, pattern=CODE_RE) or "",
@@ -350,14 +389,16 @@ class _Checker:
             return result
         if self.mapping(obj, path, line, {"image", "timeout", "cpus", "memory", "pids", "network"}) is None:
             return result
-        result.update({
-            "image": self.string(obj, "image", path),
-            "timeout": self.duration(obj, "timeout", path, DEFAULT_LIMITS["timeout"]),
-            "cpus": self.number(obj, "cpus", path, DEFAULT_LIMITS["cpus"]),
-            "memory": self.size(obj, "memory", path, DEFAULT_LIMITS["memory"]),
-            "pids": self.integer(obj, "pids", path, DEFAULT_LIMITS["pids"], minimum=1),
-            "network": self.string(obj, "network", path, DEFAULT_LIMITS["network"], choices=NETWORKS),
-        })
+        result.update(
+            {
+                "image": self.string(obj, "image", path),
+                "timeout": self.duration(obj, "timeout", path, DEFAULT_LIMITS["timeout"]),
+                "cpus": self.number(obj, "cpus", path, DEFAULT_LIMITS["cpus"]),
+                "memory": self.size(obj, "memory", path, DEFAULT_LIMITS["memory"]),
+                "pids": self.integer(obj, "pids", path, DEFAULT_LIMITS["pids"], minimum=1),
+                "network": self.string(obj, "network", path, DEFAULT_LIMITS["network"], choices=NETWORKS),
+            }
+        )
         return result
 
     def trigger(self, obj, path, line):
@@ -385,16 +426,32 @@ class _Checker:
         return trigger
 
     def stage(self, obj, path, line, defaults, env_codes):
-        allowed = {"name", "key", "description", "trigger", "branches", "environment", "requirements", "tasks", "gates", "approval"}
+        allowed = {
+            "name",
+            "key",
+            "description",
+            "trigger",
+            "branches",
+            "environment",
+            "requirements",
+            "tasks",
+            "gates",
+            "approval",
+        }
         if self.mapping(obj, path, line, allowed, ("name", "tasks")) is None:
             return None
         name = self.string(obj, "name", path) or ""
         environment = self.string(obj, "environment", path)
         if environment and environment not in env_codes:
-            self.error(obj.line_of("environment"), f"{path}.environment",
-                       f"unknown environment '{environment}' (declare it under 'environments')")
+            self.error(
+                obj.line_of("environment"),
+                f"{path}.environment",
+                f"unknown environment '{environment}' (declare it under 'environments')",
+            )
         tasks = []
-        for _i, item, tpath, tline in self.items(obj.get("tasks"), f"{path}.tasks", obj.line_of("tasks"), required="tasks" in obj):
+        for _i, item, tpath, tline in self.items(
+            obj.get("tasks"), f"{path}.tasks", obj.line_of("tasks"), required="tasks" in obj
+        ):
             task = self.task(item, tpath, tline, defaults)
             if task:
                 task["sequence"] = len(tasks) + 1
@@ -425,9 +482,28 @@ class _Checker:
 
     def task(self, obj, path, line, defaults):
         allowed = {
-            "name", "key", "description", "tool", "requirements", "run", "image", "uses", "with", "checklist",
-            "timeout", "cpus", "memory", "pids", "network", "allow_failure", "retry", "reports", "artifacts",
-            "secrets", "env", "window",
+            "name",
+            "key",
+            "description",
+            "tool",
+            "requirements",
+            "run",
+            "image",
+            "uses",
+            "with",
+            "checklist",
+            "timeout",
+            "cpus",
+            "memory",
+            "pids",
+            "network",
+            "allow_failure",
+            "retry",
+            "reports",
+            "artifacts",
+            "secrets",
+            "env",
+            "window",
         }
         if self.mapping(obj, path, line, allowed, ("name",)) is None:
             return None
@@ -440,11 +516,17 @@ class _Checker:
         modes = [m for m, present in (("run", run), ("uses", uses), ("checklist", checklist)) if present]
         image = self.string(obj, "image", path) or None
         if not modes:
-            self.error(obj.line, path, f"task '{name}' has no command: give 'run' (a command with an image), 'uses' (a built-in action) or 'checklist' (manual items)")
+            self.error(
+                obj.line,
+                path,
+                f"task '{name}' has no command: give 'run' (a command with an image), 'uses' (a built-in action) or 'checklist' (manual items)",
+            )
         elif len(modes) > 1:
             self.error(obj.line, path, f"task '{name}' mixes {' and '.join(repr(m) for m in modes)}: give only one")
         elif modes == ["run"] and not (image or defaults.get("image")):
-            self.error(obj.line, path, f"task '{name}' has no image: set 'image' on the task or in the pipeline's 'defaults'")
+            self.error(
+                obj.line, path, f"task '{name}' has no image: set 'image' on the task or in the pipeline's 'defaults'"
+            )
         if image and modes != ["run"]:
             self.error(obj.line_of("image"), f"{path}.image", "'image' only applies to a task with 'run'")
         params = obj.get("with") or {}
@@ -511,17 +593,31 @@ class _Checker:
         return {"format": self.string(obj, "format", path, choices=REPORT_FORMATS), "path": report_path}
 
     def approval(self, obj, path, line, environment):
-        allowed = {"rules", "order", "deadline", "remind", "escalate_to", "reject_on_any", "exclude", "comment_required", "window"}
+        allowed = {
+            "rules",
+            "order",
+            "deadline",
+            "remind",
+            "escalate_to",
+            "reject_on_any",
+            "exclude",
+            "comment_required",
+            "window",
+        }
         if self.mapping(obj, path, line, allowed, ("rules",)) is None:
             return None
         rules = []
-        for _i, item, rpath, rline in self.items(obj.get("rules"), f"{path}.rules", obj.line_of("rules"), required="rules" in obj):
+        for _i, item, rpath, rline in self.items(
+            obj.get("rules"), f"{path}.rules", obj.line_of("rules"), required="rules" in obj
+        ):
             if self.mapping(item, rpath, rline, {"group", "quorum"}, ("group",)) is None:
                 continue
-            rules.append({
-                "group": self.string(item, "group", rpath, choices=ROLES),
-                "quorum": self.integer(item, "quorum", rpath, 1, minimum=1),
-            })
+            rules.append(
+                {
+                    "group": self.string(item, "group", rpath, choices=ROLES),
+                    "quorum": self.integer(item, "quorum", rpath, 1, minimum=1),
+                }
+            )
         groups = [r["group"] for r in rules]
         for group in {g for g in groups if groups.count(g) > 1}:
             self.error(obj.line_of("rules"), f"{path}.rules", f"group '{group}' appears twice")
@@ -549,11 +645,22 @@ class _Checker:
         criteria = []
         if gate_type == "manual":
             if obj.get("criteria"):
-                self.error(obj.line_of("criteria"), f"{path}.criteria", "a manual gate is decided by its approval; remove 'criteria'")
+                self.error(
+                    obj.line_of("criteria"),
+                    f"{path}.criteria",
+                    "a manual gate is decided by its approval; remove 'criteria'",
+                )
             if approval is None:
-                self.error(obj.line, path, f"manual gate '{name}' refers to no approval: add an 'approval' to its stage")
+                self.error(
+                    obj.line, path, f"manual gate '{name}' refers to no approval: add an 'approval' to its stage"
+                )
         else:
-            for _i, item, cpath, cline in self.items(obj.get("criteria"), f"{path}.criteria", obj.line_of("criteria") if "criteria" in obj else obj.line, required=True):
+            for _i, item, cpath, cline in self.items(
+                obj.get("criteria"),
+                f"{path}.criteria",
+                obj.line_of("criteria") if "criteria" in obj else obj.line,
+                required=True,
+            ):
                 criterion = self.criterion(item, cpath, cline)
                 if criterion:
                     criteria.append(criterion)
@@ -586,30 +693,41 @@ class _Checker:
             if not tasks:
                 self.error(bline, bpath, "name at least one task key")
             return {"check": "succeeded", "from": tasks, "_line": bline}
-        allowed = {"from", "severity", "new", "max", "tools", "rules", "unknown"} if kind == "findings" else {"from", "max_failed", "min_total"}
+        allowed = (
+            {"from", "severity", "new", "max", "tools", "rules", "unknown"}
+            if kind == "findings"
+            else {"from", "max_failed", "min_total"}
+        )
         if self.mapping(body, bpath, bline, allowed, ("from",)) is None:
             return None
         result = {"check": kind, "from": self.strings(body, "from", bpath), "_line": bline}
         if kind == "findings":
-            result.update({
-                "severity": self.string(body, "severity", bpath, "high", choices=SEVERITIES),
-                "new": self.boolean(body, "new", bpath),
-                "max": self.integer(body, "max", bpath, 0),
-                "tools": self.strings(body, "tools", bpath),
-                "rules": self.strings(body, "rules", bpath),
-                "unknown": self.string(body, "unknown", bpath, "fail", choices=("fail", "warn")),
-            })
+            result.update(
+                {
+                    "severity": self.string(body, "severity", bpath, "high", choices=SEVERITIES),
+                    "new": self.boolean(body, "new", bpath),
+                    "max": self.integer(body, "max", bpath, 0),
+                    "tools": self.strings(body, "tools", bpath),
+                    "rules": self.strings(body, "rules", bpath),
+                    "unknown": self.string(body, "unknown", bpath, "fail", choices=("fail", "warn")),
+                }
+            )
         else:
-            result.update({
-                "max_failed": self.integer(body, "max_failed", bpath, 0),
-                "min_total": self.integer(body, "min_total", bpath, 1),
-            })
+            result.update(
+                {
+                    "max_failed": self.integer(body, "max_failed", bpath, 0),
+                    "min_total": self.integer(body, "min_total", bpath, 1),
+                }
+            )
         return result
 
     def rollback(self, obj, path, line):
         if obj is None:
             return {"strategy": "none", "restore_database": False, "automatic": False, "description": ""}
-        if self.mapping(obj, path, line, {"strategy", "restore_database", "automatic", "description"}, ("strategy",)) is None:
+        if (
+            self.mapping(obj, path, line, {"strategy", "restore_database", "automatic", "description"}, ("strategy",))
+            is None
+        ):
             return {"strategy": "none", "restore_database": False, "automatic": False, "description": ""}
         return {
             "strategy": self.string(obj, "strategy", path, "none", choices=ROLLBACK_STRATEGIES),
@@ -619,11 +737,18 @@ class _Checker:
         }
 
     def notification(self, obj, path, line):
-        if self.mapping(obj, path, line, {"events", "channels", "groups", "slack_webhook"}, ("events", "channels")) is None:
+        if (
+            self.mapping(obj, path, line, {"events", "channels", "groups", "slack_webhook"}, ("events", "channels"))
+            is None
+        ):
             return None
         webhook = self.string(obj, "slack_webhook", path)
         if webhook and not CREDENTIAL_REF.match(webhook):
-            self.error(obj.line_of("slack_webhook"), f"{path}.slack_webhook", "must be a reference (env:NAME, file:/path or param:key)")
+            self.error(
+                obj.line_of("slack_webhook"),
+                f"{path}.slack_webhook",
+                "must be a reference (env:NAME, file:/path or param:key)",
+            )
         return {
             "events": self.strings(obj, "events", path, choices=NOTIFY_EVENTS),
             "channels": self.strings(obj, "channels", path, choices=CHANNELS),
@@ -652,7 +777,11 @@ class _Checker:
         for stage in stages:
             for task in stage["tasks"]:
                 if task["key"] in task_keys:
-                    self.error(task["_line"], f"{path}.stages", f"duplicate task key '{task['key']}' (task keys are unique per pipeline; set 'key')")
+                    self.error(
+                        task["_line"],
+                        f"{path}.stages",
+                        f"duplicate task key '{task['key']}' (task keys are unique per pipeline; set 'key')",
+                    )
                 task_keys.add(task["key"])
             for gate in stage["gates"]:
                 for criterion in gate["criteria"]:
@@ -660,7 +789,11 @@ class _Checker:
                         self.error(criterion["_line"], f"{path}.stages", f"gate '{gate['name']}' refers to no task")
                     for key in criterion["from"]:
                         if key not in task_keys:
-                            self.error(criterion["_line"], f"{path}.stages", f"gate '{gate['name']}' refers to unknown task '{key}'")
+                            self.error(
+                                criterion["_line"],
+                                f"{path}.stages",
+                                f"gate '{gate['name']}' refers to unknown task '{key}'",
+                            )
 
 
 def _strip_lines(value):

@@ -21,7 +21,9 @@ class ReleaseApproval(models.Model):
     gate_id = fields.Many2one("release.gate", ondelete="restrict")
     environment_id = fields.Many2one(related="stage_id.environment_id", store=True)
     state = fields.Selection(APPROVAL_STATES, required=True, default="pending", index=True, tracking=True)
-    artifact_sha256 = fields.Char(string="Artifact checksum", readonly=True, help="The approval binds to this exact artifact.")
+    artifact_sha256 = fields.Char(
+        string="Artifact checksum", readonly=True, help="The approval binds to this exact artifact."
+    )
     requested_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     deadline = fields.Datetime()
     decided_by_id = fields.Many2one("res.users", readonly=True, tracking=True)

@@ -16,11 +16,14 @@ class ReleaseEnvironment(models.Model):
     code = fields.Char(required=True, help="Identifier used by pipeline files, e.g. odoo-prod.")
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True, tracking=True)
-    tier = fields.Selection(
-        [(t, t.capitalize()) for t in TIERS], required=True, default="development", tracking=True
-    )
+    tier = fields.Selection([(t, t.capitalize()) for t in TIERS], required=True, default="development", tracking=True)
     kind = fields.Selection(
-        [("odoo", "Odoo database"), ("n8n", "n8n instance"), ("docker", "Container registry"), ("iac", "Infrastructure")],
+        [
+            ("odoo", "Odoo database"),
+            ("n8n", "n8n instance"),
+            ("docker", "Container registry"),
+            ("iac", "Infrastructure"),
+        ],
         required=True,
         default="odoo",
         tracking=True,
@@ -30,8 +33,7 @@ class ReleaseEnvironment(models.Model):
     credentials_ref = fields.Char(
         string="Credentials reference",
         tracking=True,
-        help="Where the deployer finds the secret: env:NAME, file:/path or param:key. "
-        "Never the secret itself.",
+        help="Where the deployer finds the secret: env:NAME, file:/path or param:key. Never the secret itself.",
     )
     calendar_id = fields.Many2one(
         "resource.calendar",

@@ -12,7 +12,7 @@ def describe_criterion(criterion):
         return f"tasks {sources} succeeded"
     if criterion["check"] == "tests":
         return f"tests of {sources}: at most {criterion['max_failed']} failed, at least {criterion['min_total']} run"
-    higher = SEVERITIES[SEVERITIES.index(criterion["severity"]):]
+    higher = SEVERITIES[SEVERITIES.index(criterion["severity"]) :]
     scope = "new " if criterion.get("new") else ""
     text = f"at most {criterion['max']} {scope}{'/'.join(reversed(higher))} findings from {sources}"
     if criterion.get("unknown") == "warn":
@@ -37,7 +37,9 @@ class ReleaseGate(models.Model):
     )
     criteria_json = fields.Text(string="Criteria (JSON)", default="[]")
     criteria_summary = fields.Text(compute="_compute_criteria_summary")
-    baseline = fields.Char(default="last_success", help="Which findings count as old: last_success, none or branch:<name>.")
+    baseline = fields.Char(
+        default="last_success", help="Which findings count as old: last_success, none or branch:<name>."
+    )
     requirements = fields.Char(help="Requirement IDs (REQ-...) this gate enforces.")
 
     _sql_constraints = [("key_unique", "unique(stage_id, key)", "A gate key is unique within its stage.")]

@@ -19,7 +19,12 @@ class ReleasePipeline(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True, tracking=True)
     kind = fields.Selection(
-        [("odoo", "Odoo modules"), ("n8n", "n8n workflows"), ("iac", "Infrastructure as code"), ("docker", "Container images")],
+        [
+            ("odoo", "Odoo modules"),
+            ("n8n", "n8n workflows"),
+            ("iac", "Infrastructure as code"),
+            ("docker", "Container images"),
+        ],
         required=True,
         tracking=True,
     )
@@ -89,4 +94,3 @@ class ReleasePipeline(models.Model):
         """The normalised definition this pipeline was synced from (a dict)."""
         self.ensure_one()
         return json.loads(self.spec_json or "{}")
-

@@ -42,7 +42,9 @@ class ReleasePipelineLoader(models.AbstractModel):
             with open(path if os.path.isabs(path) else file_path(path), encoding="utf-8") as handle:
                 text = handle.read()
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise UserError(self.env._("%(path)s: cannot read the pipeline file: %(error)s", path=path, error=exc)) from exc
+            raise UserError(
+                self.env._("%(path)s: cannot read the pipeline file: %(error)s", path=path, error=exc)
+            ) from exc
         return self._load_text(text, path)
 
     @api.model
@@ -87,15 +89,17 @@ class ReleasePipelineLoader(models.AbstractModel):
                         name=spec["calendar"],
                     )
                 )
-        vals.update({
-            "code": spec["code"],
-            "sequence": TIER_SEQUENCE[spec["tier"]],
-            "url": spec["url"] or False,
-            "database": spec["database"] or False,
-            "credentials_ref": spec["credentials"] or False,
-            "calendar_id": calendar.id or False,
-            "block_on_drift": spec["block_on_drift"],
-        })
+        vals.update(
+            {
+                "code": spec["code"],
+                "sequence": TIER_SEQUENCE[spec["tier"]],
+                "url": spec["url"] or False,
+                "database": spec["database"] or False,
+                "credentials_ref": spec["credentials"] or False,
+                "calendar_id": calendar.id or False,
+                "block_on_drift": spec["block_on_drift"],
+            }
+        )
         return Environment.create(vals)
 
     # -- pipelines ----------------------------------------------------------------------------
@@ -125,7 +129,10 @@ class ReleasePipelineLoader(models.AbstractModel):
         else:
             pipeline = Pipeline.create(dict(vals, code=spec["code"]))
         changes += self._sync_lines(
-            pipeline.trigger_ids, [self._trigger_vals(pipeline, t, i) for i, t in enumerate(spec["triggers"])], "sequence", "Trigger"
+            pipeline.trigger_ids,
+            [self._trigger_vals(pipeline, t, i) for i, t in enumerate(spec["triggers"])],
+            "sequence",
+            "Trigger",
         )
         changes += self._sync_lines(
             pipeline.notification_ids,
@@ -145,7 +152,12 @@ class ReleasePipelineLoader(models.AbstractModel):
     def _sync_stages(self, pipeline, stages, environments):
         changes = []
         existing = {s.key: s for s in pipeline.with_context(active_test=False).stage_ids}
-        tasks = {t.key: t for t in self.env["release.task"].with_context(active_test=False).search([("pipeline_id", "=", pipeline.id)])}
+        tasks = {
+            t.key: t
+            for t in self.env["release.task"]
+            .with_context(active_test=False)
+            .search([("pipeline_id", "=", pipeline.id)])
+        }
         kept_tasks = set()
         for spec in stages:
             vals = self._stage_vals(pipeline, spec, environments)
@@ -326,7 +338,12 @@ class ReleasePipelineLoader(models.AbstractModel):
             old = record[name]
             if field.type in ("many2one", "many2many"):
                 old_text = ", ".join(old.mapped("display_name"))
-                new_text = ", ".join(self.env[field.comodel_name].browse(value if field.type == "many2one" else value[0][2]).exists().mapped("display_name"))
+                new_text = ", ".join(
+                    self.env[field.comodel_name]
+                    .browse(value if field.type == "many2one" else value[0][2])
+                    .exists()
+                    .mapped("display_name")
+                )
             else:
                 old_text, new_text = old, value
             lines.append(f"{label}: {field.string}: {self._short(old_text)} → {self._short(new_text)}")

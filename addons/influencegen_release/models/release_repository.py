@@ -35,9 +35,7 @@ class ReleaseRepository(models.Model):
     def _load_pipeline_file(self, ref):
         self.ensure_one()
         try:
-            text, sha = read_file_at(
-                self.url, ref, self.pipeline_file, self.env["release.settings"]._mirrors_dir()
-            )
+            text, sha = read_file_at(self.url, ref, self.pipeline_file, self.env["release.settings"]._mirrors_dir())
         except GitSourceError as exc:
             self.last_load_error = str(exc)
             self.message_post(body=self.env._("Pipeline file not loaded: %(error)s", error=exc))

@@ -60,7 +60,14 @@ class ReleaseRun(models.Model):
 
     @api.depends("state")
     def _compute_color(self):
-        colors = {"succeeded": 10, "failed": 1, "cancelled": 0, "running": 4, "waiting_approval": 3, "waiting_window": 3}
+        colors = {
+            "succeeded": 10,
+            "failed": 1,
+            "cancelled": 0,
+            "running": 4,
+            "waiting_approval": 3,
+            "waiting_window": 3,
+        }
         for run in self:
             run.color = colors.get(run.state, 0)
 

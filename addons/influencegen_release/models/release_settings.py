@@ -20,7 +20,7 @@ class ReleaseSettings(models.AbstractModel):
         full_key = f"influencegen_release.{key}"
         # System parameters are readable by administrators only; the value (never a secret,
         # secrets are references) is needed by every user who loads a pipeline or runs a job.
-        value = self.env["ir.config_parameter"].sudo().get_param(full_key)  # pylint: disable=no-sudo
+        value = self.env["ir.config_parameter"].sudo().get_param(full_key)
         return value or DEFAULTS[full_key]
 
     @api.model

@@ -16,7 +16,11 @@ class TestAccessRights(ReleaseCase):
 
     def test_developer_triggers_runs_but_cannot_approve(self):
         pipeline = self.pipeline("PL-ODOO-MOD")
-        run = self.env["release.run"].with_user(self.developer).create({"pipeline_id": pipeline.id, "ref": "refs/heads/main"})
+        run = (
+            self.env["release.run"]
+            .with_user(self.developer)
+            .create({"pipeline_id": pipeline.id, "ref": "refs/heads/main"})
+        )
         self.assertEqual(run.triggered_by_id, self.developer)
         approval = self.env["release.approval"].create({"run_id": run.id, "stage_id": pipeline.stage_ids[-1].id})
         with self.assertRaises(AccessError):
@@ -29,8 +33,18 @@ class TestAccessRights(ReleaseCase):
     def test_release_manager_configures(self):
         pipeline = self.pipeline("PL-IAC").with_user(self.manager)
         pipeline.write({"description": "Terraform and Ansible"})
-        environment = self.env["release.environment"].with_user(self.manager).create(
-            {"name": "Odoo Hotfix", "code": "odoo-hotfix", "tier": "staging", "kind": "odoo", "credentials_ref": "env:HOTFIX_KEY"}
+        environment = (
+            self.env["release.environment"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "name": "Odoo Hotfix",
+                    "code": "odoo-hotfix",
+                    "tier": "staging",
+                    "kind": "odoo",
+                    "credentials_ref": "env:HOTFIX_KEY",
+                }
+            )
         )
         self.assertEqual(environment.tier, "staging")
 

@@ -53,7 +53,10 @@ class TestPipelineSync(ReleaseCase):
         sast = pipeline.stage_ids.task_ids.filtered(lambda t: t.key == "sast")
         stage_ids = pipeline.stage_ids.ids
         old_checksum = pipeline.source_checksum
-        text = self.seed_text.replace("run: mkdir -p reports; bandit -r /src/addons", "timeout: 7m\n          run: mkdir -p reports; bandit -r /src/addons")
+        text = self.seed_text.replace(
+            "run: mkdir -p reports; bandit -r /src/addons",
+            "timeout: 7m\n          run: mkdir -p reports; bandit -r /src/addons",
+        )
         text = text.replace(
             "        - name: Run Database Migrations (if any)\n          key: dev_migrate\n          tool: Odoo CLI\n"
             "          description: Apply schema changes\n          uses: odoo.migrate\n",
@@ -64,8 +67,10 @@ class TestPipelineSync(ReleaseCase):
         self.assertEqual(pipeline.stage_ids.ids, stage_ids, "stages are updated in place")
         self.assertEqual(sast.timeout, 420)
         self.assertNotEqual(pipeline.source_checksum, old_checksum)
-        migrate = self.env["release.task"].with_context(active_test=False).search(
-            [("pipeline_id", "=", pipeline.id), ("key", "=", "dev_migrate")]
+        migrate = (
+            self.env["release.task"]
+            .with_context(active_test=False)
+            .search([("pipeline_id", "=", pipeline.id), ("key", "=", "dev_migrate")])
         )
         self.assertTrue(migrate.exists())
         self.assertFalse(migrate.active, "a task removed from the file is archived, not deleted")
@@ -98,8 +103,10 @@ class TestPipelineSync(ReleaseCase):
             handle.write(SMALL % {"timeout": 60})
         repo.index.add([path])
         first = repo.index.commit("pipeline").hexsha
-        repository = self.env["release.repository"].with_user(self.manager).create(
-            {"name": "demo", "url": workdir, "default_branch": "main"}
+        repository = (
+            self.env["release.repository"]
+            .with_user(self.manager)
+            .create({"name": "demo", "url": workdir, "default_branch": "main"})
         )
         repository.action_load_pipeline_file()
         pipeline = self.pipeline("PL-DEMO")

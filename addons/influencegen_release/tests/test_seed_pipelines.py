@@ -28,7 +28,14 @@ class TestSeedPipelines(ReleaseCase):
         gates = {g.name: g for g in pipeline.stage_ids.gate_ids}
         self.assertEqual(
             set(gates),
-            {"Linting Pass", "SAST Pass", "Dependency Scan Pass", "Test Suite Pass", "UAT Sign-off", "Go/No-Go Decision"},
+            {
+                "Linting Pass",
+                "SAST Pass",
+                "Dependency Scan Pass",
+                "Test Suite Pass",
+                "UAT Sign-off",
+                "Go/No-Go Decision",
+            },
         )
         sast = json.loads(gates["SAST Pass"].criteria_json)
         self.assertEqual(sast[0]["severity"], "high")
@@ -86,12 +93,18 @@ class TestSeedPipelines(ReleaseCase):
     def test_other_pipelines_gates_and_approvers(self):
         role = lambda name: self.env.ref(f"influencegen_release.group_release_{name}")  # noqa: E731
         n8n = self.pipeline("PL-N8N-WF")
-        self.assertEqual(n8n.stage_ids.gate_ids.mapped("name"), ["Validation Pass", "Integration Test Pass (manual/semi-automated)", "Go/No-Go Decision"])
+        self.assertEqual(
+            n8n.stage_ids.gate_ids.mapped("name"),
+            ["Validation Pass", "Integration Test Pass (manual/semi-automated)", "Go/No-Go Decision"],
+        )
         self.assertEqual(n8n.stage_ids[5].approval_rule_ids.group_id, role("integration_lead") | role("qa_lead"))
         self.assertEqual(n8n.rollback_strategy, "redeploy_previous")
 
         iac = self.pipeline("PL-IAC")
-        self.assertEqual(iac.stage_ids.gate_ids.mapped("name"), ["IaC Validation Pass", "Plan Review", "Staging Infra Validation", "Go/No-Go Decision"])
+        self.assertEqual(
+            iac.stage_ids.gate_ids.mapped("name"),
+            ["IaC Validation Pass", "Plan Review", "Staging Infra Validation", "Go/No-Go Decision"],
+        )
         self.assertEqual(iac.stage_ids[2].approval_rule_ids.group_id, role("devops_lead"))
         self.assertEqual(iac.stage_ids[5].approval_rule_ids.quorum, 2)
         self.assertEqual(iac.rollback_strategy, "revert_and_reapply")
