@@ -21,9 +21,12 @@ require_odoo() {
   fi
 }
 
-# Run odoo-bin from ODOO_SRC with the project's configuration and addons.
+# Run odoo-bin from ODOO_SRC with the project's configuration and addons:
+# odoo_bin [subcommand] options...
 odoo_bin() {
-  "$IGR_PYTHON" "$ODOO_SRC/odoo-bin" -c "$IGR_CONF" --addons-path="$IGR_ADDONS_PATH" "$@"
+  local sub=()
+  case "${1:-}" in -*|"") ;; *) sub=("$1"); shift ;; esac
+  "$IGR_PYTHON" "$ODOO_SRC/odoo-bin" "${sub[@]}" -c "$IGR_CONF" --addons-path="$IGR_ADDONS_PATH" "$@"
 }
 
 db_exists() {

@@ -45,3 +45,21 @@ def test_unknown_ref_missing_file_and_unreachable_repository(origin, tmp_path):
         read_file_at(origin.working_tree_dir, "main", "other.yml", mirrors)
     with pytest.raises(GitSourceError, match="cannot clone"):
         read_file_at(str(tmp_path / "no-such-repo"), "main", "pipeline.yml", mirrors)
+
+
+def test_symbolic_links_inside_the_repository_are_followed(origin, tmp_path):
+    import os
+
+    mirrors = str(tmp_path / "mirrors")
+    root = origin.working_tree_dir
+    os.makedirs(f"{root}/addons/data/pipelines")
+    commit(origin, "addons/data/pipelines/p.yml", "version: 1\n", "real file")
+    os.symlink("addons/data/pipelines", f"{root}/pipelines")
+    os.symlink("/etc/passwd", f"{root}/escape.yml")
+    origin.index.add([f"{root}/pipelines", f"{root}/escape.yml"])
+    origin.index.commit("links")
+    assert read_file_at(root, "main", "pipelines/p.yml", mirrors)[0] == "version: 1\n"
+    with pytest.raises(GitSourceError, match="symbolic link leaving the repository"):
+        read_file_at(root, "main", "escape.yml", mirrors)
+    with pytest.raises(GitSourceError, match="is a directory"):
+        read_file_at(root, "main", "pipelines", mirrors)

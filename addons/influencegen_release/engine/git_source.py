@@ -6,11 +6,13 @@ ref or commit is missing, so repeated reads cost no network round trip.
 
 import hashlib
 import os
+import posixpath
 import re
 
 import git
 
 FULL_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+SYMLINK_MODE = 0o120000
 
 
 class GitSourceError(Exception):
@@ -63,11 +65,31 @@ def read_file_at(url, ref, path, mirrors_dir):
     """Return ``(text, commit_sha)`` of ``path`` at ``ref`` in the repository at ``url``."""
     repo = open_mirror(url, mirrors_dir)
     sha = resolve(repo, url, ref)
-    try:
-        blob = repo.commit(sha).tree / path.strip("/")
-    except KeyError as exc:
-        raise GitSourceError(f"'{path}' does not exist at {ref} ({sha[:12]}) in {url}") from exc
+    where = f"at {ref} ({sha[:12]}) in {url}"
+    blob = _blob_at(repo.commit(sha).tree, path, where)
     try:
         return blob.data_stream.read().decode("utf-8"), sha
     except UnicodeDecodeError as exc:
-        raise GitSourceError(f"'{path}' at {ref} in {url} is not UTF-8 text") from exc
+        raise GitSourceError(f"'{path}' {where} is not UTF-8 text") from exc
+
+
+def _blob_at(tree, path, where, hops=0):
+    """The blob at ``path``, following symbolic links that stay inside the repository."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    node = tree
+    for index, part in enumerate(parts):
+        if part == ".." or node.type != "tree":
+            raise GitSourceError(f"'{path}' does not exist {where}")
+        try:
+            node = node / part
+        except KeyError as exc:
+            raise GitSourceError(f"'{path}' does not exist {where}") from exc
+        if node.type == "blob" and node.mode == SYMLINK_MODE:
+            target = node.data_stream.read().decode("utf-8", "replace")
+            resolved = posixpath.normpath(posixpath.join(*parts[:index], target, *parts[index + 1 :]))
+            if hops >= 8 or target.startswith("/") or resolved.split("/")[0] == "..":
+                raise GitSourceError(f"'{path}' is a symbolic link leaving the repository {where}")
+            return _blob_at(tree, resolved, where, hops + 1)
+    if node.type != "blob":
+        raise GitSourceError(f"'{path}' is a directory {where}")
+    return node

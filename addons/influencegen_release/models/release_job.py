@@ -19,7 +19,7 @@ class ReleaseJob(models.Model):
     run_id = fields.Many2one("release.run", required=True, ondelete="restrict", index=True)
     pipeline_id = fields.Many2one(related="run_id.pipeline_id", store=True, index=True)
     stage_id = fields.Many2one("release.stage", required=True, ondelete="restrict")
-    stage_sequence = fields.Integer(related="stage_id.sequence", store=True)
+    stage_sequence = fields.Integer(related="stage_id.sequence", store=True, string="Stage sequence")
     task_id = fields.Many2one("release.task", required=True, ondelete="restrict")
     sequence = fields.Integer(related="task_id.sequence", store=True)
     name = fields.Char(related="task_id.name", store=True)
