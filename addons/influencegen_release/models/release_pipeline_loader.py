@@ -124,6 +124,20 @@ class ReleasePipelineLoader(models.AbstractModel):
             "repository_id": repository.id if repository else False,
         }
         changes = []
+        if pipeline and pipeline.repository_id and pipeline.repository_id != repository:
+            if not repository:
+                # The pipeline now lives in a repository's own file: the copy shipped with the
+                # addon (loaded again on every update) must not take it back.
+                return pipeline
+            raise UserError(
+                self.env._(
+                    "%(file)s: pipeline %(code)s is defined by repository %(owner)s; "
+                    "give it another code or remove it there first.",
+                    file=filename,
+                    code=spec["code"],
+                    owner=pipeline.repository_id.name,
+                )
+            )
         if pipeline:
             changes += self._apply(pipeline, vals, spec["name"], ignore=("spec_json", "source_checksum", "source_file"))
         else:

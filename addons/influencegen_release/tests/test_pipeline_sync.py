@@ -129,3 +129,24 @@ class TestPipelineSync(ReleaseCase):
         repository.pipeline_file = "missing.yml"
         with self.assertRaisesRegex(UserError, "'missing.yml' does not exist at main"):
             repository.action_load_pipeline_file()
+
+    def test_a_pipeline_owned_by_a_repository_is_not_taken_back(self):
+        workdir = os.path.join(self.tmp, "owner-repo")
+        repo = git.Repo.init(workdir, initial_branch="main")
+        with repo.config_writer() as config:
+            config.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
+        path = os.path.join(workdir, "pipeline.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(self.seed_text)
+        repo.index.add([path])
+        repo.index.commit("own pipeline file")
+        Repository = self.env["release.repository"]
+        repository = Repository.create({"name": "self", "url": workdir, "pipeline_file": "pipeline.yml"})
+        repository.action_load_pipeline_file()
+        pipeline = self.pipeline("PL-ODOO-MOD")
+        self.assertEqual(pipeline.repository_id, repository)
+        self.Loader._load_seed_pipelines()
+        self.assertEqual(pipeline.repository_id, repository, "an addon update leaves it with its repository")
+        other = Repository.create({"name": "other", "url": workdir, "pipeline_file": "pipeline.yml"})
+        with self.assertRaisesRegex(UserError, "pipeline PL-ODOO-MOD is defined by repository self"):
+            other.action_load_pipeline_file()
