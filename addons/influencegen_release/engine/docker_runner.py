@@ -1,0 +1,234 @@
+"""Run CI steps in Docker containers (docker SDK), never auto-removed, always limited.
+
+Every container carries labels naming the database, run, job and attempt, so the reconcile
+loop finds it again after a crash; its name is unique per job attempt, so two workers can
+never start the same attempt twice (Docker refuses the second name).
+"""
+
+import calendar
+import time
+from dataclasses import dataclass, field
+
+import docker
+from docker import errors as docker_errors
+
+LABEL = "influencegen.release"
+LOG_BATCH_BYTES = 256 * 1024
+
+
+class RunnerError(Exception):
+    """A Docker engine that cannot be reached or refuses a container; the message says why."""
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    command: str
+    labels: dict
+    source_dir: str
+    workspace_dir: str
+    env: dict = field(default_factory=dict)
+    network: str = "none"
+    cpus: float = 1.0
+    memory_mb: int = 1024
+    pids: int = 256
+    user: str = "1000:1000"
+
+
+@dataclass
+class ContainerState:
+    status: str  # created, running, exited, dead, ...
+    running: bool
+    exit_code: int
+    oom_killed: bool
+    error: str = ""
+
+
+@dataclass
+class LogCursor:
+    """Position in a container's log: last timestamp read and how many lines carried it."""
+
+    ns: int = 0
+    seen: int = 0
+
+
+def parse_ns(stamp):
+    """Nanoseconds since the epoch of a Docker RFC 3339 timestamp, or None."""
+    try:
+        text = stamp.decode() if isinstance(stamp, bytes) else stamp
+        text = text.rstrip("Z")
+        whole, _dot, fraction = text.partition(".")
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+class DockerRunner:
+    def __init__(self, base_url, timeout=60):
+        self.base_url = base_url
+        try:
+            self.client = docker.DockerClient(base_url=base_url, timeout=timeout)
+        except docker_errors.DockerException as exc:
+            raise RunnerError(f"Docker engine {base_url} does not answer: {exc}") from exc
+
+    def close(self):
+        self.client.close()
+
+    def ping(self):
+        try:
+            return self.client.ping()
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+
+    def info(self):
+        try:
+            return self.client.info()
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+
+    def start(self, spec):
+        """Create and start the container; return its id."""
+        try:
+            container = self.client.containers.create(
+                image=spec.image,
+                command=["/bin/sh", "-c", spec.command],
+                name=spec.name,
+                labels={LABEL: "1", **spec.labels},
+                environment=spec.env,
+                working_dir="/workspace",
+                user=spec.user,
+                network_mode=spec.network,
+                mem_limit=f"{spec.memory_mb}m",
+                memswap_limit=f"{spec.memory_mb}m",
+                nano_cpus=int(spec.cpus * 1e9),
+                pids_limit=spec.pids,
+                volumes={
+                    spec.source_dir: {"bind": "/src", "mode": "ro"},
+                    spec.workspace_dir: {"bind": "/workspace", "mode": "rw"},
+                },
+                read_only=True,
+                tmpfs={"/tmp": "rw,size=256m"},
+                security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+                init=True,
+                auto_remove=False,
+                detach=True,
+            )
+        except docker_errors.ImageNotFound as exc:
+            raise RunnerError(
+                f"image '{spec.image}' is not on runner {self.base_url}: build it (scripts/build-images) or pull it"
+            ) from exc
+        except docker_errors.APIError as exc:
+            if exc.status_code == 409:
+                raise RunnerError(f"container {spec.name} already exists on {self.base_url}") from exc
+            raise RunnerError(f"runner {self.base_url} refused the container: {exc.explanation or exc}") from exc
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+        try:
+            container.start()
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"container {spec.name} did not start: {exc}") from exc
+        return container.id
+
+    def find(self, labels):
+        """Containers (running or not) carrying all of these labels: ``{id: labels}``."""
+        filters = {"label": [LABEL] + [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            found = self.client.api.containers(all=True, filters=filters)
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+        return {c["Id"]: c.get("Labels") or {} for c in found}
+
+    def state(self, container_id):
+        """The container's state, or None when it no longer exists."""
+        try:
+            data = self.client.api.inspect_container(container_id)["State"]
+        except docker_errors.NotFound:
+            return None
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+        return ContainerState(
+            status=data.get("Status", ""),
+            running=bool(data.get("Running")),
+            exit_code=int(data.get("ExitCode") or 0),
+            oom_killed=bool(data.get("OOMKilled")),
+            error=data.get("Error") or "",
+        )
+
+    def kill(self, container_id):
+        try:
+            self.client.api.kill(container_id)
+        except docker_errors.NotFound:
+            pass
+        except docker_errors.APIError as exc:
+            if exc.status_code != 409:  # 409: not running any more
+                raise RunnerError(f"cannot stop container {container_id[:12]}: {exc.explanation or exc}") from exc
+
+    def remove(self, container_id):
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker_errors.NotFound:
+            pass
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"cannot remove container {container_id[:12]}: {exc}") from exc
+
+    def copy_logs(self, container_id, cursor, write, masker=None):
+        """Append the log lines after ``cursor`` through ``write(bytes)``; advance the cursor.
+
+        Lines are read with their timestamps, so a read that starts in the middle of a second
+        skips exactly the lines already stored. Memory stays bounded by ``LOG_BATCH_BYTES``.
+        Returns the number of bytes written.
+        """
+        since = cursor.ns // 10**9 if cursor.ns else None
+        try:
+            stream = self.client.api.logs(
+                container_id, stdout=True, stderr=True, timestamps=True, stream=True, follow=False, since=since
+            )
+        except docker_errors.NotFound:
+            return 0
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"cannot read the log of {container_id[:12]}: {exc}") from exc
+        written, batch, skipped_at_cursor, pending = 0, [], 0, b""
+        for frame in stream:
+            pending += frame
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                stamp, _sep, text = line.partition(b" ")
+                ns = parse_ns(stamp)
+                if ns is None:  # not a timestamped entry: keep it with the previous one
+                    ns, text = cursor.ns, line
+                elif ns < cursor.ns:
+                    continue
+                elif ns == cursor.ns:
+                    if skipped_at_cursor < cursor.seen:
+                        skipped_at_cursor += 1
+                        continue
+                    cursor.seen += 1
+                    skipped_at_cursor += 1
+                else:
+                    cursor.ns, cursor.seen, skipped_at_cursor = ns, 1, 1
+                batch.append(text + b"\n")
+                if sum(map(len, batch)) >= LOG_BATCH_BYTES:
+                    written += self._flush(batch, write, masker)
+        if pending:  # a last line without newline
+            stamp, _sep, text = pending.partition(b" ")
+            ns = parse_ns(stamp)
+            if ns is not None and (ns > cursor.ns or skipped_at_cursor >= cursor.seen):
+                cursor.seen = cursor.seen + 1 if ns == cursor.ns else 1
+                cursor.ns = ns
+                batch.append(text + b"\n")
+        written += self._flush(batch, write, masker)
+        return written
+
+    @staticmethod
+    def _flush(batch, write, masker):
+        if not batch:
+            return 0
+        data = b"".join(batch)
+        batch.clear()
+        if masker:
+            data = masker.mask_bytes(data)
+        write(data)
+        return len(data)

@@ -1,0 +1,137 @@
+"""The Docker runner against the real engine, with the runner's base image."""
+
+import os
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner, LogCursor, RunnerError
+from influencegen_release.engine.log_store import LogStore
+from influencegen_release.engine.masking import Masker
+from influencegen_release.engine.workspace import collect, prepare
+
+IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
+DOCKER_URL = os.environ.get("IGR_DOCKER_URL", "unix:///var/run/docker.sock")
+
+
+@pytest.fixture(scope="module")
+def runner():
+    runner = DockerRunner(DOCKER_URL)
+    runner.ping()
+    yield runner
+    for container_id in runner.find({"influencegen.db": "pytest"}):
+        runner.remove(container_id)
+    runner.close()
+
+
+def run(runner, tmp_path, command, wait=True, **overrides):
+    src, work = prepare(str(tmp_path), uuid.uuid4().hex[:8])
+    name = f"igr-pytest-{uuid.uuid4().hex[:10]}"
+    spec = ContainerSpec(
+        name=name,
+        image=IMAGE,
+        command=command,
+        labels={"influencegen.db": "pytest", "influencegen.job": name},
+        source_dir=src,
+        workspace_dir=work,
+        **overrides,
+    )
+    container_id = runner.start(spec)
+    while wait and runner.state(container_id).running:
+        time.sleep(0.1)
+    return container_id, work
+
+
+def logs_of(runner, container_id, tmp_path, masker=None, cursor=None):
+    store = LogStore(str(tmp_path / f"log-{container_id[:8]}"))
+    runner.copy_logs(container_id, cursor or LogCursor(), store.append, masker)
+    return store
+
+
+def test_success_logs_and_limits(runner, tmp_path):
+    command = "id -u; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; echo done"
+    container_id, _work = run(runner, tmp_path, command, pids=64)
+    state = runner.state(container_id)
+    assert (state.exit_code, state.oom_killed) == (0, False)
+    assert logs_of(runner, container_id, tmp_path).tail(10).splitlines() == ["1000", "64", "done"]
+
+
+def test_non_zero_exit_code_is_kept(runner, tmp_path):
+    container_id, _work = run(runner, tmp_path, "echo failing >&2; exit 3")
+    assert runner.state(container_id).exit_code == 3
+    assert logs_of(runner, container_id, tmp_path).tail(5) == "failing"
+
+
+def test_out_of_memory_is_reported(runner, tmp_path):
+    container_id, _work = run(runner, tmp_path, "python3 -c \"x = bytearray(400 * 1024 * 1024)\"", memory_mb=64)
+    state = runner.state(container_id)
+    assert state.oom_killed is True
+    assert state.exit_code == 137
+
+
+def test_no_network_unless_declared(runner, tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    port = listener.getsockname()[1]
+    threading.Thread(target=lambda: [listener.accept() for _ in range(2)], daemon=True).start()
+    probe = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('reached')\""
+    closed, _ = run(runner, tmp_path, probe)
+    assert runner.state(closed).exit_code != 0
+    opened, _ = run(runner, tmp_path, probe, network="host")
+    assert runner.state(opened).exit_code == 0
+    assert logs_of(runner, opened, tmp_path).tail(1) == "reached"
+    listener.close()
+
+
+def test_secrets_are_masked_in_stored_logs(runner, tmp_path):
+    secret = "s3cr3t-T0ken-value"
+    container_id, _ = run(runner, tmp_path, 'echo "token=$API_TOKEN"; echo plain', env={"API_TOKEN": secret})
+    text = logs_of(runner, container_id, tmp_path, Masker([secret])).tail(10)
+    assert text == "token=***\nplain"
+    assert secret not in text
+
+
+def test_incremental_reads_store_every_line_exactly_once(runner, tmp_path):
+    container_id, _ = run(
+        runner, tmp_path, "for i in $(seq 1 3000); do echo line $i; done; sleep 1; echo last", wait=False
+    )
+    store = LogStore(str(tmp_path / "incremental"))
+    cursor = LogCursor()
+    while runner.state(container_id).running:
+        runner.copy_logs(container_id, cursor, store.append)
+        time.sleep(0.05)
+    runner.copy_logs(container_id, cursor, store.append)
+    runner.copy_logs(container_id, cursor, store.append)  # nothing new: nothing written
+    lines = store.read(0, 10**7).decode().splitlines()
+    assert lines == [f"line {i}" for i in range(1, 3001)] + ["last"]
+
+
+def test_workspace_reports_are_collected_and_source_is_read_only(runner, tmp_path):
+    command = "mkdir -p reports && echo '{\"ok\": true}' > reports/r.json && (touch /src/x 2>/dev/null || echo ro)"
+    container_id, work = run(runner, tmp_path, command)
+    assert runner.state(container_id).exit_code == 0
+    data, digest = collect(work, "reports/r.json", 1024)
+    assert data == b'{"ok": true}\n' and len(digest) == 64
+    assert logs_of(runner, container_id, tmp_path).tail(1) == "ro"
+
+
+def test_labels_find_kill_and_remove(runner, tmp_path):
+    container_id, _ = run(runner, tmp_path, "sleep 30", wait=False)
+    assert container_id in runner.find({"influencegen.db": "pytest"})
+    runner.kill(container_id)
+    assert runner.state(container_id).running is False
+    runner.remove(container_id)
+    assert runner.state(container_id) is None
+
+
+def test_missing_image_and_unreachable_engine_are_clear(runner, tmp_path):
+    with pytest.raises(RunnerError, match="image 'influencegen/absent:1' is not on runner"):
+        run(runner, tmp_path, "true", wait=False, image="influencegen/absent:1")
+    with pytest.raises(RunnerError, match="does not answer"):
+        DockerRunner("unix:///tmp/no-docker-here.sock").ping()
