@@ -32,9 +32,9 @@ def runner():
 def run(runner, tmp_path, command, wait=True, **overrides):
     src, work = prepare(str(tmp_path), uuid.uuid4().hex[:8])
     name = f"igr-pytest-{uuid.uuid4().hex[:10]}"
+    overrides.setdefault("image", IMAGE)
     spec = ContainerSpec(
         name=name,
-        image=IMAGE,
         command=command,
         labels={"influencegen.db": "pytest", "influencegen.job": name},
         source_dir=src,
