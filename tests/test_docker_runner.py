@@ -8,13 +8,12 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner, LogCursor, RunnerError
 from influencegen_release.engine.log_store import LogStore
 from influencegen_release.engine.masking import Masker
 from influencegen_release.engine.workspace import collect, prepare
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 DOCKER_URL = os.environ.get("IGR_DOCKER_URL", "unix:///var/run/docker.sock")
 

@@ -7,10 +7,15 @@ never start the same attempt twice (Docker refuses the second name).
 
 import calendar
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import docker
 from docker import errors as docker_errors
+
+# docker-py 5 compares API versions with distutils' StrictVersion on every call; the warning
+# says nothing about our code and Odoo turns some warnings into errors.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="docker\\.utils\\.utils")
 
 LABEL = "influencegen.release"
 LOG_BATCH_BYTES = 256 * 1024
@@ -18,6 +23,8 @@ LOG_BATCH_BYTES = 256 * 1024
 
 class RunnerError(Exception):
     """A Docker engine that cannot be reached or refuses a container; the message says why."""
+
+    conflict = False  # the container name is taken: an earlier start of the same attempt made it
 
 
 @dataclass
@@ -122,7 +129,9 @@ class DockerRunner:
             ) from exc
         except docker_errors.APIError as exc:
             if exc.status_code == 409:
-                raise RunnerError(f"container {spec.name} already exists on {self.base_url}") from exc
+                error = RunnerError(f"container {spec.name} already exists on {self.base_url}")
+                error.conflict = True
+                raise error from exc
             raise RunnerError(f"runner {self.base_url} refused the container: {exc.explanation or exc}") from exc
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc

@@ -568,6 +568,7 @@ class _Checker:
             "secrets": self.strings(obj, "secrets", path, pattern=re.compile(r"^[A-Z][A-Z0-9_]*$")),
             "env": {str(k): str(v) for k, v in env.items()},
             "window": self.boolean(obj, "window", path),
+            "labels": self.strings(obj, "labels", path),
             "_line": obj.line,
         }
 

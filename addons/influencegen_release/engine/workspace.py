@@ -53,7 +53,7 @@ def _extract(fileobj, target):
             path = os.path.normpath(member.name)
             if path.startswith(("/", "..")) or member.isdev():
                 raise WorkspaceError(f"refusing archive member {member.name!r}")
-        archive.extractall(target)  # noqa: S202 - members checked above
+        archive.extractall(target)
 
 
 def collect(workspace, relative_path, max_bytes):

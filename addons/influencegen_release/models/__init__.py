@@ -10,7 +10,9 @@ from . import release_approval_rule
 from . import release_task
 from . import release_gate
 from . import release_pipeline_loader
+from . import release_runner
 from . import release_run
 from . import release_job
 from . import release_approval
 from . import release_artifact
+from . import release_scheduler

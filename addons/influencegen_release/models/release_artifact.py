@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 # Once recorded, an artifact's identity and content never change: promotion deploys it as is.
-IMMUTABLE_FIELDS = {"kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id"}
+IMMUTABLE_FIELDS = {"kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
 
 
 class ReleaseArtifact(models.Model):
@@ -13,6 +13,7 @@ class ReleaseArtifact(models.Model):
 
     name = fields.Char(required=True)
     run_id = fields.Many2one("release.run", ondelete="restrict", index=True)
+    job_id = fields.Many2one("release.job", ondelete="restrict", index=True)
     pipeline_id = fields.Many2one("release.pipeline", ondelete="restrict", index=True)
     kind = fields.Selection(
         [

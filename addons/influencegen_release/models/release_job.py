@@ -1,14 +1,22 @@
+import os
+
 from odoo import api, fields, models
+
+from ..engine.log_store import LogStore
 
 JOB_STATES = [
     ("pending", "Pending"),
     ("queued", "Queued"),
+    ("starting", "Starting"),
     ("running", "Running"),
+    ("waiting", "Waiting for people"),
     ("succeeded", "Succeeded"),
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
+ACTIVE_STATES = ("queued", "starting", "running", "waiting")
+DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")
 
 
 class ReleaseJob(models.Model):
@@ -19,20 +27,69 @@ class ReleaseJob(models.Model):
     run_id = fields.Many2one("release.run", required=True, ondelete="restrict", index=True)
     pipeline_id = fields.Many2one(related="run_id.pipeline_id", store=True, index=True)
     stage_id = fields.Many2one("release.stage", required=True, ondelete="restrict")
-    stage_sequence = fields.Integer(related="stage_id.sequence", store=True, string="Stage sequence")
+    stage_key = fields.Char(required=True)
+    stage_sequence = fields.Integer(string="Stage sequence", required=True, default=1)
     task_id = fields.Many2one("release.task", required=True, ondelete="restrict")
-    sequence = fields.Integer(related="task_id.sequence", store=True)
-    name = fields.Char(related="task_id.name", store=True)
+    task_key = fields.Char(required=True, help="The task of the run's pipeline snapshot this job executes.")
+    sequence = fields.Integer(default=1)
+    name = fields.Char(required=True)
     state = fields.Selection(JOB_STATES, required=True, default="pending", index=True)
-    exit_code = fields.Integer()
-    attempt = fields.Integer(default=1)
-    runner = fields.Char(help="Runner host that ran the job.")
+    allow_failure = fields.Boolean(readonly=True)
+    mode = fields.Selection(
+        [("run", "Container"), ("uses", "Built-in action"), ("checklist", "Checklist")], required=True, default="run"
+    )
+    required_labels = fields.Char(help="Runner labels this job needs.")
+    exit_code = fields.Integer(readonly=True)
+    oom_killed = fields.Boolean(string="Out of memory", readonly=True)
+    failure_reason = fields.Char(readonly=True)
+    attempt = fields.Integer(default=1, readonly=True)
+    runner_id = fields.Many2one("release.runner", readonly=True, index=True)
+    claim_token = fields.Char(readonly=True, copy=False)
+    container_id = fields.Char(readonly=True, copy=False)
+    container_name = fields.Char(readonly=True, copy=False)
+    claimed_at = fields.Datetime(readonly=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
+    deadline_at = fields.Datetime(readonly=True, help="The container is stopped when it runs past this time.")
     duration_s = fields.Float(string="Duration (s)", compute="_compute_duration")
+    log_dir = fields.Char(readonly=True, copy=False)
+    log_size = fields.Integer(string="Log size (bytes)", readonly=True)
+    log_cursor_ns = fields.Char(readonly=True, copy=False)
+    log_cursor_seen = fields.Integer(readonly=True, copy=False)
+    log_tail = fields.Text(compute="_compute_log_tail")
+    artifact_ids = fields.One2many("release.artifact", "job_id", string="Reports and artifacts")
 
     @api.depends("started_at", "finished_at")
     def _compute_duration(self):
+        now = fields.Datetime.now()
         for job in self:
-            ok = job.started_at and job.finished_at
-            job.duration_s = (job.finished_at - job.started_at).total_seconds() if ok else 0.0
+            end = job.finished_at or (now if job.state == "running" else False)
+            job.duration_s = (end - job.started_at).total_seconds() if job.started_at and end else 0.0
+
+    @api.depends("log_size", "state")
+    def _compute_log_tail(self):
+        for job in self:
+            job.log_tail = job._log_store().tail(200) if job.log_dir else False
+
+    def action_download_log(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": f"/influencegen_release/job/{self.id}/log", "target": "new"}
+
+    def api_log(self, offset=0, length=65536, tail=0):
+        """Log text for the CLI and the UI: ``tail`` last lines, or ``length`` bytes from ``offset``."""
+        self.ensure_one()
+        self.check_access("read")
+        store = self._log_store()
+        if tail:
+            return {"text": store.tail(int(tail)), "size": self.log_size, "state": self.state}
+        data = store.read(int(offset), min(int(length), 1 << 20)) if self.log_dir else b""
+        return {"text": data.decode("utf-8", "replace"), "offset": int(offset) + len(data), "size": self.log_size, "state": self.state}
+
+    def _log_store(self):
+        self.ensure_one()
+        return LogStore(self.log_dir or os.devnull)
+
+    def _spec(self):
+        """This job's task in the run's immutable pipeline snapshot."""
+        self.ensure_one()
+        return self.run_id._spec_task(self.task_key)

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import Command, fields, models
 from odoo.exceptions import UserError
 
 from ..engine.git_source import GitSourceError, read_file_at
@@ -20,7 +20,10 @@ class ReleaseRepository(models.Model):
         help="Path, inside the repository, of the pipeline file it carries.",
     )
     active = fields.Boolean(default=True)
-    pipeline_ids = fields.One2many("release.pipeline", "repository_id", string="Pipelines")
+    pipeline_ids = fields.Many2many(
+        "release.pipeline", string="Pipelines", help="Pipelines a push to this repository may start (by their triggers)."
+    )
+    defined_pipeline_ids = fields.One2many("release.pipeline", "repository_id", string="Defined here")
     last_loaded_sha = fields.Char(readonly=True)
     last_load_error = fields.Text(readonly=True)
 
@@ -42,7 +45,7 @@ class ReleaseRepository(models.Model):
             raise UserError(str(exc)) from exc
         filename = f"{self.name}@{sha[:12]}:{self.pipeline_file}"
         pipelines = self.env["release.pipeline.loader"]._load_text(text, filename, repository=self)
-        self.write({"last_loaded_sha": sha, "last_load_error": False})
+        self.write({"last_loaded_sha": sha, "last_load_error": False, "pipeline_ids": [Command.link(p.id) for p in pipelines]})
         self.message_post(
             body=self.env._(
                 "Pipeline file %(file)s loaded at %(sha)s: %(codes)s",

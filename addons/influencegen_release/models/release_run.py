@@ -1,4 +1,14 @@
+import hashlib
+import json
+import re
+
+from psycopg2 import errors as pg_errors
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine.spec import ref_matches
+from .release_job import DONE_STATES
 
 RUN_STATES = [
     ("queued", "Queued"),
@@ -9,6 +19,9 @@ RUN_STATES = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
+TERMINAL = ("succeeded", "failed", "cancelled")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+ZERO_SHA = "0" * 40
 
 
 class ReleaseRun(models.Model):
@@ -25,8 +38,10 @@ class ReleaseRun(models.Model):
     pusher = fields.Char(help="Who pushed, as the Git hook reported it.")
     triggered_by_id = fields.Many2one("res.users", default=lambda self: self.env.user, readonly=True)
     state = fields.Selection(RUN_STATES, required=True, default="queued", index=True, tracking=True)
-    fingerprint = fields.Char(readonly=True, index=True, help="sha256 of the immutable run parameters.")
+    fingerprint = fields.Char(readonly=True, index=True, copy=False, help="sha256 of the immutable run parameters.")
     params_json = fields.Text(string="Parameters (JSON)", readonly=True)
+    retry_of_id = fields.Many2one("release.run", string="Retry of", readonly=True, ondelete="restrict")
+    cancel_requested = fields.Boolean(readonly=True, copy=False)
     version = fields.Char(tracking=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
@@ -60,19 +75,338 @@ class ReleaseRun(models.Model):
 
     @api.depends("state")
     def _compute_color(self):
-        colors = {
-            "succeeded": 10,
-            "failed": 1,
-            "cancelled": 0,
-            "running": 4,
-            "waiting_approval": 3,
-            "waiting_window": 3,
-        }
+        colors = {"succeeded": 10, "failed": 1, "cancelled": 0, "running": 4, "waiting_approval": 3, "waiting_window": 3}
         for run in self:
             run.color = colors.get(run.state, 0)
 
+    # -- actions ----------------------------------------------------------------------------
     def action_open_jobs(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("influencegen_release.action_release_job")
         action["domain"] = [("run_id", "=", self.id)]
         return action
+
+    def action_cancel(self):
+        """Ask the scheduler to stop the run: it kills containers and marks what is left."""
+        for run in self.filtered(lambda r: r.state not in TERMINAL and not r.cancel_requested):
+            run.cancel_requested = True
+            run.message_post(body=self.env._("Cancellation requested by %(user)s.", user=self.env.user.name))
+        self._wake_scheduler()
+        return True
+
+    def action_retry(self):
+        """Start the same pipeline on the same commit again, as a new run linked to this one."""
+        self.ensure_one()
+        if self.state not in ("failed", "cancelled"):
+            raise UserError(self.env._("Only a failed or cancelled run can be retried."))
+        params = json.loads(self.params_json)
+        base = self.fingerprint.split(":")[0]
+        attempt = 1 + self.search_count([("fingerprint", "=like", f"{base}%")])
+        run = self._create_run(self.pipeline_id, self.repository_id, params, fingerprint=f"{base}:{attempt}")
+        run.retry_of_id = self
+        self.message_post(body=self.env._("Retried as %(run)s.", run=run.display_name))
+        self._wake_scheduler()
+        return run._action_open()
+
+    # -- API (XML-RPC: Git hooks, CLI, UI) ---------------------------------------------------
+    @api.model
+    def api_trigger(self, payload):
+        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``."""
+        self.check_access("create")  # a Developer's right, even when the run already exists
+        if not isinstance(payload, dict):
+            raise UserError(self.env._("The payload must be a mapping with repository, ref and after."))
+        repository = self._payload_repository(payload.get("repository"))
+        ref = self._payload_ref(payload.get("ref"))
+        sha = (payload.get("after") or "").strip().lower()
+        if sha == ZERO_SHA:
+            return {"runs": [], "message": self.env._("%(ref)s was deleted: nothing to run.", ref=ref)}
+        if not SHA_RE.match(sha):
+            raise UserError(self.env._("'after' must be a full 40-character commit sha, got %(sha)r.", sha=sha))
+        pipelines = self._payload_pipelines(repository, ref, payload.get("pipeline"))
+        params = {
+            "repository": repository.name,
+            "ref": ref,
+            "sha": sha,
+            "before": payload.get("before") or False,
+            "pusher": payload.get("pusher") or False,
+        }
+        summaries = [self._trigger_one(pipeline, repository, params) for pipeline in pipelines]
+        self._wake_scheduler()
+        return {"runs": summaries}
+
+    @api.model
+    def api_status(self, run_id):
+        run = self.browse(int(run_id)).exists()
+        if not run:
+            raise UserError(self.env._("There is no run %(id)s.", id=run_id))
+        run.check_access("read")
+        return run._status()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _payload_repository(self, name):
+        if not name:
+            raise UserError(self.env._("The payload names no repository."))
+        Repository = self.env["release.repository"]
+        repository = Repository.search([("name", "=", name)], limit=1) or Repository.search([("url", "=", name)], limit=1)
+        if not repository:
+            raise UserError(
+                self.env._(
+                    "Unknown repository %(name)r: configure it under Release > Configuration > Repositories.", name=name
+                )
+            )
+        return repository
+
+    def _payload_ref(self, ref):
+        ref = (ref or "").strip()
+        if not ref:
+            raise UserError(self.env._("The payload names no ref (e.g. refs/heads/main)."))
+        if not ref.startswith("refs/"):
+            ref = f"refs/heads/{ref}"
+        if not ref.startswith(("refs/heads/", "refs/tags/")) or ref.endswith("/"):
+            raise UserError(self.env._("%(ref)r is not a branch or tag ref.", ref=ref))
+        return ref
+
+    def _payload_pipelines(self, repository, ref, code):
+        candidates = repository.pipeline_ids
+        if code:
+            pipeline = candidates.filtered(lambda p: p.code == code)
+            if not pipeline:
+                raise UserError(
+                    self.env._(
+                        "Pipeline %(code)r does not run on repository %(repo)s (it runs: %(codes)s).",
+                        code=code,
+                        repo=repository.name,
+                        codes=", ".join(candidates.mapped("code")) or "-",
+                    )
+                )
+            return pipeline
+        matching = candidates.filtered(lambda p: any(t._matches_ref(ref) for t in p.trigger_ids))
+        if not matching:
+            patterns = {t.branch_patterns or t.tag_patterns for t in candidates.trigger_ids if t.event in ("push", "tag")}
+            raise UserError(
+                self.env._(
+                    "%(ref)s matches no pipeline of repository %(repo)s (trigger patterns: %(patterns)s).",
+                    ref=ref,
+                    repo=repository.name,
+                    patterns="; ".join(sorted(p for p in patterns if p)) or "none",
+                )
+            )
+        return matching
+
+    def _trigger_one(self, pipeline, repository, params):
+        fingerprint = self._fingerprint(pipeline, repository, params)
+        existing = self.search([("fingerprint", "=", fingerprint)], limit=1)
+        if existing:
+            return existing._summary()
+        try:
+            with self.env.cr.savepoint():
+                run = self._create_run(pipeline, repository, params, fingerprint)
+        except pg_errors.UniqueViolation:
+            # Another call created it a moment ago; our snapshot cannot see it, a new cursor can.
+            with self.env.registry.cursor() as cr:
+                return self.with_env(self.env(cr=cr)).search([("fingerprint", "=", fingerprint)], limit=1)._summary()
+        return run._summary()
+
+    def _fingerprint(self, pipeline, repository, params):
+        identity = {
+            "pipeline": pipeline.code,
+            "definition": pipeline.source_checksum,
+            "repository": repository.id,
+            "ref": params["ref"],
+            "sha": params["sha"],
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def _create_run(self, pipeline, repository, params, fingerprint):
+        spec = params.get("spec") or pipeline._spec()
+        params = dict(params, pipeline=pipeline.code, spec=spec)
+        run = self.create(
+            {
+                "pipeline_id": pipeline.id,
+                "repository_id": repository.id,
+                "ref": params["ref"],
+                "commit_sha": params["sha"],
+                "before_sha": params.get("before") or False,
+                "pusher": params.get("pusher") or False,
+                "fingerprint": fingerprint,
+                "params_json": json.dumps(params, sort_keys=True),
+            }
+        )
+        Stage, Task = self.env["release.stage"], self.env["release.task"]
+        stages = {s.key: s for s in Stage.with_context(active_test=False).search([("pipeline_id", "=", pipeline.id)])}
+        tasks = {t.key: t for t in Task.with_context(active_test=False).search([("pipeline_id", "=", pipeline.id)])}
+        jobs = []
+        for stage in spec["stages"]:
+            applies = not stage["branches"] or ref_matches(stage["branches"], params["ref"])
+            for task in stage["tasks"]:
+                jobs.append(
+                    {
+                        "run_id": run.id,
+                        "stage_id": stages[stage["key"]].id,
+                        "stage_key": stage["key"],
+                        "stage_sequence": stage["sequence"],
+                        "task_id": tasks[task["key"]].id,
+                        "task_key": task["key"],
+                        "sequence": task["sequence"],
+                        "name": task["name"],
+                        "allow_failure": task["allow_failure"],
+                        "mode": task["mode"],
+                        "required_labels": ", ".join(task.get("labels", [])) or False,
+                        "state": "pending" if applies else "skipped",
+                    }
+                )
+        self.env["release.job"].create(jobs)
+        run.message_post(
+            body=self.env._(
+                "Run queued for %(ref)s at %(sha)s by %(who)s.",
+                ref=params["ref"],
+                sha=params["sha"][:12],
+                who=params.get("pusher") or self.env.user.name,
+            )
+        )
+        return run
+
+    def _wake_scheduler(self):
+        # Waking the scheduler is the system's job whoever triggers: it only creates a trigger row.
+        self.env.ref("influencegen_release.ir_cron_release_scheduler").sudo()._trigger()
+
+    def _spec(self):
+        self.ensure_one()
+        return json.loads(self.params_json or "{}").get("spec", {})
+
+    def _spec_task(self, key):
+        for stage in self._spec().get("stages", []):
+            for task in stage["tasks"]:
+                if task["key"] == key:
+                    return task
+        raise UserError(self.env._("Task %(key)s is not in the run's pipeline snapshot.", key=key))
+
+    def _spec_stage(self, key):
+        return next(s for s in self._spec().get("stages", []) if s["key"] == key)
+
+    def _url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        return f"{base}/odoo/action-influencegen_release.action_release_run/{self.id}"
+
+    def _action_open(self):
+        return {"type": "ir.actions.act_window", "res_model": "release.run", "res_id": self.id, "view_mode": "form"}
+
+    def _summary(self):
+        return {"id": self.id, "pipeline": self.pipeline_id.code, "state": self.state, "url": self._url()}
+
+    def _stage_state(self, jobs):
+        states = set(jobs.mapped("state"))
+        if states <= {"skipped"}:
+            return "skipped"
+        if states & {"starting", "running"}:
+            return "running"
+        if "waiting" in states:
+            return "waiting"
+        if "queued" in states:
+            return "queued"
+        if "pending" in states:
+            return "pending"
+        if any(j.state == "failed" and not j.allow_failure for j in jobs):
+            return "failed"
+        if "cancelled" in states:
+            return "cancelled"
+        return "succeeded"
+
+    def _status(self):
+        self.ensure_one()
+        stages = []
+        for stage in self._spec().get("stages", []):
+            jobs = self.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
+            stages.append(
+                {
+                    "name": stage["name"],
+                    "state": self._stage_state(jobs),
+                    "jobs": [
+                        {
+                            "id": job.id,
+                            "name": job.name,
+                            "state": job.state,
+                            "exit_code": job.exit_code if job.state in DONE_STATES else None,
+                            "duration_s": round(job.duration_s, 3),
+                            "attempt": job.attempt,
+                            "reason": job.failure_reason or None,
+                        }
+                        for job in jobs
+                    ],
+                    "gates": [{"name": gate["name"], "result": "pending"} for gate in stage["gates"]],
+                }
+            )
+        return {
+            "id": self.id,
+            "state": self.state,
+            "pipeline": self.pipeline_id.code,
+            "ref": self.ref,
+            "sha": self.commit_sha,
+            "url": self._url(),
+            "stages": stages,
+            "approvals": [{"id": a.id, "state": a.state, "stage": a.stage_id.name} for a in self.approval_ids],
+        }
+
+    # -- state machine (called by the scheduler under a row lock) -----------------------------
+    def _advance(self):
+        """Move the run forward one step from its jobs' states; results only get worse."""
+        self.ensure_one()
+        if self.state in TERMINAL:
+            return
+        if self.cancel_requested:
+            if not self.job_ids.filtered(lambda j: j.state in ("starting", "running")):
+                self.job_ids.filtered(lambda j: j.state not in DONE_STATES).write({"state": "cancelled"})
+                self._finish("cancelled")
+            return
+        now = fields.Datetime.now()
+        if not self.started_at:
+            self.started_at = now
+        for stage in self._spec()["stages"]:
+            jobs = self.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
+            state = self._stage_state(jobs)
+            if state in ("skipped", "succeeded"):
+                continue
+            if state == "failed":
+                self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+                self._finish("failed")
+                return
+            if state == "cancelled":
+                self._finish("cancelled")
+                return
+            if state == "waiting":
+                self._set_state("waiting_approval")
+                return
+            if state == "pending":
+                if stage["trigger"] == "manual":
+                    decision = self._stage_decision(stage, jobs)
+                    if decision == "rejected":
+                        self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+                        self._finish("failed")
+                        return
+                    if decision != "approved":
+                        self._set_state("waiting_approval")
+                        return
+                jobs.filtered(lambda j: j.state == "pending").write({"state": "queued"})
+            self._set_state("running")
+            return
+        self._finish("succeeded")
+
+    def _stage_decision(self, stage, jobs):
+        """pending, approved or rejected. Quorum, order and segregation of duties belong to the
+        approvals; here a manual stage waits for its approval request to be decided."""
+        approvals = self.approval_ids.filtered(lambda a: a.stage_id == jobs[:1].stage_id)
+        if not approvals:
+            self.env["release.approval"].create({"run_id": self.id, "stage_id": jobs[:1].stage_id.id})
+            self.message_post(body=self.env._("Stage %(stage)s waits for approval.", stage=stage["name"]))
+            return "pending"
+        if approvals.filtered(lambda a: a.state == "rejected"):
+            return "rejected"
+        return "approved" if approvals.filtered(lambda a: a.state == "approved") else "pending"
+
+    def _set_state(self, state):
+        if self.state != state:
+            self.state = state
+
+    def _finish(self, state):
+        self.write({"state": state, "finished_at": fields.Datetime.now()})
+        self.message_post(body=self.env._("Run %(state)s.", state=dict(RUN_STATES)[state].lower()))

@@ -1,0 +1,169 @@
+import os
+
+from odoo.exceptions import AccessError, UserError
+
+from .scheduler_common import SchedulerCase
+
+STAGES = """\
+    - name: Build
+      tasks:
+        - {name: Checkout, key: checkout, uses: git.checkout}
+        - name: Report
+          key: report
+          run: "cat /src/hello.txt; mkdir -p reports; echo '{\\"ok\\": 1}' > reports/r.json"
+          reports: [{format: bandit-json, path: reports/r.json}]
+        - {name: Secret, key: secret, run: 'echo "key=$IGR_TEST_SECRET"', secrets: [IGR_TEST_SECRET]}
+    - name: Test
+      tasks:
+        - {name: Allowed failure, key: fails, run: "echo broken; exit 3", allow_failure: true}
+        - name: Flaky
+          key: flaky
+          run: 'if [ "$IGR_ATTEMPT" = 1 ]; then exit 75; fi; echo second attempt'
+          retry: {exit_codes: [75], max: 2}
+    - name: Deploy
+      branches: [main]
+      trigger: manual
+      tasks:
+        - {name: Deploy, key: deploy, run: "echo deployed"}
+      approval: {rules: [{group: release_manager}]}
+      gates: [{name: Go, type: manual}]
+"""
+
+
+class TestScheduler(SchedulerCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        os.environ["IGR_TEST_SECRET"] = "hunter2-super-secret"
+
+    def test_push_runs_stages_in_order_to_the_manual_gate_and_on(self):
+        self.make_pipeline("PL-T-FLOW", STAGES)
+        run = self.trigger()
+        self.assertEqual(run.state, "queued")
+        self.assertEqual(run.triggered_by_id, self.developer)
+        self.tick_until(lambda: run.state == "waiting_approval")
+        status = run.with_user(self.developer).api_status(run.id)
+        self.assertEqual([s["state"] for s in status["stages"]], ["succeeded", "succeeded", "pending"])
+        report = self.job(run, "report")
+        self.assertEqual((report.state, report.exit_code), ("succeeded", 0))
+        self.assertIn("hello from the commit", report.log_tail)
+        artifact = report.artifact_ids
+        self.assertEqual((artifact.name, artifact.kind, artifact.size), ("reports/r.json", "report", 10))
+        self.assertEqual(len(artifact.sha256), 64)
+        secret = self.job(run, "secret")
+        self.assertEqual(secret.log_tail, "key=***")
+        self.assertNotIn("hunter2", secret._log_store().read(0, 10**6).decode())
+        fails = self.job(run, "fails")
+        self.assertEqual((fails.state, fails.exit_code, fails.failure_reason), ("failed", 3, "exit code 3"))
+        flaky = self.job(run, "flaky")
+        self.assertEqual((flaky.state, flaky.attempt), ("succeeded", 2))
+        self.assertIn("second attempt", flaky.log_tail)
+        self.assertEqual(self.job(run, "checkout").state, "succeeded")
+        self.assertFalse(self.containers(run), "finished containers are removed once their exit code is read")
+
+        run.approval_ids.state = "approved"
+        self.tick_until(lambda: run.state == "succeeded")
+        self.assertEqual(self.job(run, "deploy").log_tail, "deployed")
+        self.assertTrue(run.finished_at)
+        self.assertIn("Run succeeded", run.message_ids[0].body)
+
+    def test_branch_stage_filter_and_failed_stage_stops_the_run(self):
+        self.make_pipeline(
+            "PL-T-FAIL",
+            """\
+    - name: One
+      tasks:
+        - {name: Breaks, key: breaks, run: "exit 4"}
+        - {name: Fine, key: fine, run: "true"}
+    - name: Two
+      tasks:
+        - {name: Never, key: never, run: "echo never"}
+    - name: Main only
+      branches: [main]
+      tasks:
+        - {name: Main, key: main_only, run: "true"}
+""",
+        )
+        run = self.trigger(ref="refs/heads/feature/x")
+        self.assertEqual(self.job(run, "main_only").state, "skipped", "a stage for other branches is skipped")
+        self.tick_until(lambda: run.state == "failed")
+        self.assertEqual(self.job(run, "breaks").exit_code, 4)
+        self.assertEqual(self.job(run, "fine").state, "succeeded", "jobs of a stage run side by side")
+        self.assertEqual(self.job(run, "never").state, "skipped")
+        status = run.api_status(run.id)
+        self.assertEqual([s["state"] for s in status["stages"]], ["failed", "skipped", "skipped"])
+
+    def test_same_push_returns_the_same_run_and_bad_payloads_are_explained(self):
+        self.make_pipeline("PL-T-SAME", "    - name: One\n      tasks:\n        - {name: A, key: a, run: 'true'}\n")
+        first = self.trigger()
+        self.assertEqual(self.trigger(), first)
+        Run = self.env["release.run"].with_user(self.developer)
+        payload = {"repository": "sched-repo", "ref": "refs/heads/main", "after": self.sha}
+        with self.assertRaisesRegex(UserError, "Unknown repository 'nope'"):
+            Run.api_trigger(dict(payload, repository="nope"))
+        with self.assertRaisesRegex(UserError, "full 40-character commit sha, got 'abc'"):
+            Run.api_trigger(dict(payload, after="abc"))
+        with self.assertRaisesRegex(UserError, "refs/heads/experiment matches no pipeline of repository sched-repo"):
+            Run.api_trigger(dict(payload, ref="experiment"))
+        with self.assertRaisesRegex(UserError, "Pipeline 'PL-NONE' does not run on repository sched-repo"):
+            Run.api_trigger(dict(payload, pipeline="PL-NONE"))
+        self.assertEqual(Run.api_trigger(dict(payload, after="0" * 40))["runs"], [])
+        viewer = self.env["res.users"].create(
+            {"name": "V", "login": "s_viewer", "groups_id": [(6, 0, [self.env.ref("influencegen_release.group_release_user").id])]}
+        )
+        with self.assertRaises(AccessError):
+            self.env["release.run"].with_user(viewer).api_trigger(payload)
+
+    def test_timeout_and_out_of_memory_fail_with_their_reason(self):
+        self.make_pipeline(
+            "PL-T-LIMITS",
+            """\
+    - name: Limits
+      tasks:
+        - {name: Slow, key: slow, run: "echo start; sleep 30", timeout: 2}
+        - {name: Hungry, key: hungry, run: "python3 -c 'x = bytearray(400 * 1024 * 1024)'", memory: 64m}
+""",
+        )
+        run = self.trigger()
+        self.tick_until(lambda: run.state == "failed", timeout=40)
+        slow, hungry = self.job(run, "slow"), self.job(run, "hungry")
+        self.assertEqual((slow.state, slow.failure_reason), ("failed", "timed out after 2 s"))
+        self.assertIn("start", slow.log_tail)
+        self.assertTrue(hungry.oom_killed)
+        self.assertEqual(hungry.failure_reason, "killed: out of memory (limit 64 MiB)")
+        self.assertLess(slow.duration_s, 15)
+
+    def test_cancel_stops_running_containers(self):
+        self.make_pipeline(
+            "PL-T-CANCEL",
+            "    - name: Long\n      tasks:\n        - {name: Sleep, key: sleep, run: 'echo going; sleep 60'}\n"
+            "    - name: After\n      tasks:\n        - {name: Next, key: next, run: 'true'}\n",
+        )
+        run = self.trigger()
+        self.tick_until(lambda: self.job(run, "sleep").state == "running")
+        run.with_user(self.developer).action_cancel()
+        self.tick_until(lambda: run.state == "cancelled")
+        self.assertEqual(self.job(run, "sleep").state, "cancelled")
+        self.assertEqual(self.job(run, "next").state, "cancelled")
+        self.assertFalse(self.containers(run))
+        retry = run.with_user(self.developer).action_retry()
+        again = self.env["release.run"].browse(retry["res_id"])
+        self.assertEqual((again.retry_of_id, again.commit_sha, again.state), (run, run.commit_sha, "queued"))
+
+    def test_capacity_limits_parallel_jobs(self):
+        self.runner.capacity = 1
+        self.make_pipeline(
+            "PL-T-CAP",
+            "    - name: Wide\n      tasks:\n"
+            + "".join(f"        - {{name: J{i}, key: j{i}, run: 'sleep 1'}}\n" for i in range(3)),
+        )
+        run = self.trigger()
+        peak = 0
+
+        def done():
+            nonlocal peak
+            peak = max(peak, len(run.job_ids.filtered(lambda j: j.state in ("starting", "running"))))
+            return run.state == "succeeded"
+
+        self.tick_until(done, timeout=60)
+        self.assertEqual(peak, 1)
