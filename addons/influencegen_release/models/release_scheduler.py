@@ -249,6 +249,7 @@ class ReleaseScheduler(models.AbstractModel):
         self._collect_reports(job)
         if state.oom_killed:
             memory = job._spec()["memory"]
+            job.oom_killed = True
             self._close(job, client, container_id, "failed", state.exit_code, f"killed: out of memory (limit {memory} MiB)")
         elif state.exit_code == 0:
             self._close(job, client, container_id, "succeeded", 0)
