@@ -27,6 +27,7 @@
         "views/release_gate_views.xml",
         "views/release_repository_views.xml",
         "views/release_runner_views.xml",
+        "views/release_run_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/release_menus.xml",
         "data/release_pipeline_data.xml",

@@ -41,7 +41,7 @@ class ReleaseEnvironment(models.Model):
         tracking=True,
         help="Working time of this calendar is the maintenance window; its leaves are freezes.",
     )
-    block_on_drift = fields.Boolean(help="Refuse promotions to this environment while it drifts from its source.")
+    block_on_drift = fields.Boolean(string="Block on drift", help="Refuse promotions to this environment while it drifts from its source.")
     description = fields.Text()
     stage_ids = fields.One2many("release.stage", "environment_id", string="Deploying stages")
     stage_count = fields.Integer(compute="_compute_stage_count")

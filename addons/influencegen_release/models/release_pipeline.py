@@ -79,6 +79,22 @@ class ReleasePipeline(models.Model):
         action["context"] = {"default_pipeline_id": self.id}
         return action
 
+    def action_run_pipeline(self):
+        self.ensure_one()
+        repository = self.env["release.repository"].search([("pipeline_ids", "in", self.id)], limit=1)
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Run %(code)s", code=self.code),
+            "res_model": "release.run.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_pipeline_id": self.id,
+                "default_repository_id": repository.id,
+                "default_ref": repository.default_branch,
+            },
+        }
+
     def action_reload(self):
         """Load the pipeline file again, from its repository or from the addon's data."""
         for pipeline in self:

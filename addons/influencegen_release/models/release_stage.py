@@ -20,6 +20,7 @@ class ReleaseStage(models.Model):
     environment_id = fields.Many2one("release.environment", ondelete="restrict", tracking=True)
     requirements = fields.Char(help="Requirement IDs (REQ-...) this stage implements.")
     task_ids = fields.One2many("release.task", "stage_id", string="Tasks")
+    task_count = fields.Integer(compute="_compute_task_count")
     gate_ids = fields.One2many("release.gate", "stage_id", string="Quality gates")
     # Approval policy: who decides the stage's manual gate, and how.
     approval_rule_ids = fields.One2many("release.approval.rule", "stage_id", string="Approvers")
@@ -37,6 +38,11 @@ class ReleaseStage(models.Model):
     approval_window = fields.Boolean(string="Deploy inside the maintenance window", tracking=True)
 
     _sql_constraints = [("key_unique", "unique(pipeline_id, key)", "A stage key is unique within its pipeline.")]
+
+    @api.depends("task_ids")
+    def _compute_task_count(self):
+        for stage in self:
+            stage.task_count = len(stage.task_ids)
 
     @api.depends("approval_rule_ids")
     def _compute_approval_required(self):

@@ -167,3 +167,20 @@ class TestScheduler(SchedulerCase):
 
         self.tick_until(done, timeout=60)
         self.assertEqual(peak, 1)
+
+    def test_run_pipeline_from_the_backend_resolves_the_branch_head(self):
+        pipeline = self.make_pipeline("PL-T-UI", "    - name: One\n      tasks:\n        - {name: A, key: a, run: 'true'}\n")
+        action = pipeline.with_user(self.developer).action_run_pipeline()
+        self.assertEqual(action["context"]["default_repository_id"], self.repository.id)
+        wizard = (
+            self.env["release.run.wizard"]
+            .with_user(self.developer)
+            .with_context(action["context"])
+            .create({})
+        )
+        run = self.env["release.run"].browse(wizard.action_run()["res_id"])
+        self.assertEqual((run.pipeline_id, run.commit_sha, run.ref), (pipeline, self.sha, "refs/heads/main"))
+        self.assertEqual(run.pusher, "s_developer")
+        wizard.ref = "no-such-branch"
+        with self.assertRaisesRegex(UserError, "unknown ref 'refs/heads/no-such-branch'"):
+            wizard.action_run()
