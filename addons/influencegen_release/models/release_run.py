@@ -326,10 +326,10 @@ class ReleaseRun(models.Model):
                             "id": job.id,
                             "name": job.name,
                             "state": job.state,
-                            "exit_code": job.exit_code if job.state in DONE_STATES else None,
+                            "exit_code": job.exit_code if job.state in DONE_STATES else False,
                             "duration_s": round(job.duration_s, 3),
                             "attempt": job.attempt,
-                            "reason": job.failure_reason or None,
+                            "reason": job.failure_reason or False,
                         }
                         for job in jobs
                     ],
