@@ -107,7 +107,7 @@ def test_incremental_reads_store_every_line_exactly_once(runner, tmp_path):
         time.sleep(0.05)
     runner.copy_logs(container_id, cursor, store.append)
     runner.copy_logs(container_id, cursor, store.append)  # nothing new: nothing written
-    lines = store.read(0, 10**7).decode().splitlines()
+    lines = store.read_range(0, 10**7).decode().splitlines()
     assert lines == [f"line {i}" for i in range(1, 3001)] + ["last"]
 
 

@@ -170,7 +170,7 @@ class DockerRunner:
         try:
             self.client.api.kill(container_id)
         except docker_errors.NotFound:
-            pass
+            return  # already gone: nothing to stop
         except docker_errors.APIError as exc:
             if exc.status_code != 409:  # 409: not running any more
                 raise RunnerError(f"cannot stop container {container_id[:12]}: {exc.explanation or exc}") from exc
@@ -179,7 +179,7 @@ class DockerRunner:
         try:
             self.client.api.remove_container(container_id, force=True)
         except docker_errors.NotFound:
-            pass
+            return  # already removed
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"cannot remove container {container_id[:12]}: {exc}") from exc
 

@@ -47,7 +47,7 @@ class LogStore:
         text = collected[-max_bytes:].decode("utf-8", "replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    def read(self, offset=0, length=CHUNK_BYTES):
+    def read_range(self, offset=0, length=CHUNK_BYTES):
         """``length`` bytes from ``offset`` of the whole log (for paging and download)."""
         result = b""
         position = 0

@@ -82,7 +82,7 @@ class ReleaseJob(models.Model):
         store = self._log_store()
         if tail:
             return {"text": store.tail(int(tail)), "size": self.log_size, "state": self.state}
-        data = store.read(int(offset), min(int(length), 1 << 20)) if self.log_dir else b""
+        data = store.read_range(int(offset), min(int(length), 1 << 20)) if self.log_dir else b""
         return {"text": data.decode("utf-8", "replace"), "offset": int(offset) + len(data), "size": self.log_size, "state": self.state}
 
     def _log_store(self):

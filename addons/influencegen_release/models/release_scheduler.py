@@ -66,7 +66,7 @@ class ReleaseScheduler(models.AbstractModel):
 
     # -- steps ------------------------------------------------------------------------------
     def _runner_ids(self):
-        return self.env["release.runner"].search([]).ids
+        return self.env["release.runner"].search([("active", "=", True)]).ids
 
     def _has_work(self):
         Job = self.env["release.job"]
@@ -183,7 +183,8 @@ class ReleaseScheduler(models.AbstractModel):
 
     def _reconcile(self):
         """Compare running jobs with the containers Docker has, by label, on every runner."""
-        for runner in self.env["release.runner"].with_context(active_test=False).search([]):
+        # Archived hosts too: their running jobs must still be followed to the end.
+        for runner in self.env["release.runner"].search([("active", "in", (True, False))]):
             try:
                 client = runner._client()
                 containers = client.find({"influencegen.db": self.env.cr.dbname})
@@ -334,7 +335,7 @@ class ReleaseScheduler(models.AbstractModel):
 
     def _action_docker_info(self, job, task):
         lines = []
-        for runner in self.env["release.runner"].search([]):
+        for runner in self.env["release.runner"].search([("active", "=", True)]):
             info = runner._client().info()
             lines.append(f"{runner.name}: Docker {info.get('ServerVersion')}, {info.get('NCPU')} CPUs, capacity {runner.capacity}")
         return "\n".join(lines) or "no runner host configured"

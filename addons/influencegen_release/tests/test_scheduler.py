@@ -52,7 +52,7 @@ class TestScheduler(SchedulerCase):
         self.assertEqual(len(artifact.sha256), 64)
         secret = self.job(run, "secret")
         self.assertEqual(secret.log_tail, "key=***")
-        self.assertNotIn("hunter2", secret._log_store().read(0, 10**6).decode())
+        self.assertNotIn("hunter2", secret._log_store().read_range(0, 10**6).decode())
         fails = self.job(run, "fails")
         self.assertEqual((fails.state, fails.exit_code, fails.failure_reason), ("failed", 3, "exit code 3"))
         flaky = self.job(run, "flaky")
@@ -175,7 +175,7 @@ class TestScheduler(SchedulerCase):
         wizard = (
             self.env["release.run.wizard"]
             .with_user(self.developer)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({})
         )
         run = self.env["release.run"].browse(wizard.action_run()["res_id"])
