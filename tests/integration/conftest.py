@@ -1,87 +1,18 @@
-"""A real Odoo 18 server with the addon, its cron workers and real Docker engines.
-
-The database is created once per session (``-i influencegen_release``); the server is an
-``odoo-bin`` process on a loopback port that tests may kill and start again.
+"""Fixtures: a real Odoo 18 server with the addon and its cron worker, a Git repository that
+carries its own pipeline file, and a second Docker engine standing in for a second runner host.
 """
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
-import uuid
-import xmlrpc.client
 
-import git
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo18")
-PYTHON = os.environ.get("IGR_PYTHON", "/usr/bin/python3")
-PORT = int(os.environ.get("IGR_IT_PORT", "8269"))
-DB = os.environ.get("IGR_IT_DB", f"igr_it_{os.getpid()}")
-ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons,{ROOT}/addons"
+from .harness import Api, Server, commit_pipeline, create_database, drop_database, init_repository
+
 SECOND_ENGINE = "/var/run/igr-docker2.sock"
-
-
-def odoo_cmd(*args):
-    return [PYTHON, f"{ODOO_SRC}/odoo-bin", "-c", f"{ROOT}/odoo.conf", f"--addons-path={ADDONS}", "-d", DB, *args]
-
-
-class Server:
-    def __init__(self, logdir):
-        self.logdir = logdir
-        self.process = None
-        self.starts = 0
-
-    def start(self):
-        self.starts += 1
-        log = open(os.path.join(self.logdir, f"odoo-{self.starts}.log"), "w")  # noqa: SIM115 - kept by the process
-        self.process = subprocess.Popen(
-            odoo_cmd(f"--http-port={PORT}", f"--gevent-port={PORT + 3}", "--max-cron-threads=1", f"--db-filter=^{DB}$"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common").version()
-                return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("Odoo did not start; see " + log.name)
-
-    def kill(self):
-        """SIGKILL the whole server: no cleanup, exactly like a crash."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
-
-
-class Api:
-    def __init__(self, login="admin", password="admin"):
-        common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common")
-        self.uid = common.authenticate(DB, login, password, {})
-        self.password = password
-        self.models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/object", allow_none=True)
-
-    def __call__(self, model, method, *args, **kwargs):
-        return self.models.execute_kw(DB, self.uid, self.password, model, method, list(args), kwargs)
-
-    def wait_run(self, run_id, states=("succeeded", "failed", "cancelled"), timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self("release.run", "api_status", run_id)
-            if status["state"] in states:
-                return status
-            time.sleep(0.3)
-        raise AssertionError(f"run {run_id} still {status['state']} after {timeout} s: {status}")
 
 
 @pytest.fixture(scope="session")
@@ -93,52 +24,20 @@ def workdir():
 
 @pytest.fixture(scope="session")
 def server(workdir):
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", os.environ.get("IGR_DB_USER", "odoo"), "--if-exists", DB], check=True)
-    subprocess.run(
-        odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn"),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    create_database()
     server = Server(workdir)
     server.start()
-    api = Api()
-    api("ir.config_parameter", "set_param", "influencegen_release.data_dir", os.path.join(workdir, "data"))
+    Api()("ir.config_parameter", "set_param", "influencegen_release.data_dir", os.path.join(workdir, "data"))
     yield server
     server.stop()
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", os.environ.get("IGR_DB_USER", "odoo"), "--if-exists", DB])
+    drop_database()
 
 
 @pytest.fixture(scope="session")
 def origin(workdir):
-    """A Git repository carrying its own pipeline file, as a user's repository would."""
-    repo = git.Repo.init(os.path.join(workdir, "origin"), initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
-    os.makedirs(os.path.join(repo.working_tree_dir, ".influencegen"))
+    repo = init_repository(os.path.join(workdir, "origin"))
     commit_pipeline(repo, "echo start; sleep 1; echo end")
     return repo
-
-
-def commit_pipeline(repo, command, jobs=1, image=None):
-    image = image or os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
-    tasks = "".join(
-        f"        - {{name: Work {i}, key: work{i}, run: '{command}'}}\n" for i in range(1, jobs + 1)
-    )
-    text = (
-        "version: 1\npipeline:\n  code: PL-IT\n  name: Integration\n  kind: odoo\n"
-        "  triggers:\n    - {event: push, branches: ['main']}\n"
-        f"  defaults: {{image: {image}, timeout: 120, memory: 128m, cpus: 0.5}}\n"
-        f"  stages:\n    - name: Work\n      tasks:\n{tasks}"
-    )
-    path = os.path.join(repo.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    marker = os.path.join(repo.working_tree_dir, "marker.txt")
-    with open(marker, "w", encoding="utf-8") as handle:
-        handle.write(uuid.uuid4().hex)
-    repo.index.add([path, marker])
-    return repo.index.commit(f"pipeline: {command} x{jobs}").hexsha
 
 
 @pytest.fixture(scope="session")
@@ -151,12 +50,12 @@ def repository(server, origin):
 
 @pytest.fixture(scope="session")
 def second_engine(workdir):
-    """A second Docker engine on this machine, standing in for a second runner host."""
-    root = "/var/lib/igr-docker2"
+    """A second Docker engine on this machine (its own data and exec roots and socket)."""
+    log = open(os.path.join(workdir, "dockerd2.log"), "w")  # noqa: SIM115 - kept by the process
     process = subprocess.Popen(
         [
             "dockerd",
-            f"--data-root={root}",
+            "--data-root=/var/lib/igr-docker2",
             "--exec-root=/var/run/igr-docker2",
             f"--host=unix://{SECOND_ENGINE}",
             "--pidfile=/var/run/igr-docker2.pid",
@@ -164,7 +63,7 @@ def second_engine(workdir):
             "--iptables=false",
             "--ip-masq=false",
         ],
-        stdout=open(os.path.join(workdir, "dockerd2.log"), "w"),  # noqa: SIM115
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     docker2 = ["docker", "-H", f"unix://{SECOND_ENGINE}"]

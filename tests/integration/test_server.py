@@ -3,7 +3,7 @@
 import threading
 import time
 
-from .conftest import Api, commit_pipeline
+from .harness import Api, commit_pipeline
 
 
 def push(api, origin, sha=None):

@@ -1,0 +1,129 @@
+"""A real Odoo 18 server for the integration tests and the benchmark.
+
+``create_database`` installs the addon once; ``Server`` runs ``odoo-bin`` on a loopback port
+and can be killed like a crash; ``Api`` talks XML-RPC to it.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+import xmlrpc.client
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo18")
+PYTHON = os.environ.get("IGR_PYTHON", "/usr/bin/python3")
+PORT = int(os.environ.get("IGR_IT_PORT", "8269"))
+DB = os.environ.get("IGR_IT_DB", f"igr_it_{os.getpid()}")
+ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons,{ROOT}/addons"
+
+
+def odoo_cmd(*args):
+    return [PYTHON, f"{ODOO_SRC}/odoo-bin", "-c", f"{ROOT}/odoo.conf", f"--addons-path={ADDONS}", "-d", DB, *args]
+
+
+class Server:
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.process = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        log = open(os.path.join(self.logdir, f"odoo-{self.starts}.log"), "w")  # noqa: SIM115 - kept by the process
+        self.process = subprocess.Popen(
+            odoo_cmd(f"--http-port={PORT}", f"--gevent-port={PORT + 3}", "--max-cron-threads=1", f"--db-filter=^{DB}$"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common").version()
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("Odoo did not start; see " + log.name)
+
+    def kill(self):
+        """SIGKILL the whole server: no cleanup, exactly like a crash."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(30)
+
+
+class Api:
+    def __init__(self, login="admin", password="admin"):
+        common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common")
+        self.uid = common.authenticate(DB, login, password, {})
+        self.password = password
+        self.models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/object", allow_none=True)
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.models.execute_kw(DB, self.uid, self.password, model, method, list(args), kwargs)
+
+    def wait_run(self, run_id, states=("succeeded", "failed", "cancelled"), timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self("release.run", "api_status", run_id)
+            if status["state"] in states:
+                return status
+            time.sleep(0.3)
+        raise AssertionError(f"run {run_id} still {status['state']} after {timeout} s: {status}")
+
+
+
+def create_database():
+    user = os.environ.get("IGR_DB_USER", "odoo")
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", DB], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn"),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def drop_database():
+    user = os.environ.get("IGR_DB_USER", "odoo")
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", DB], stdin=subprocess.DEVNULL)
+
+
+def init_repository(path):
+    import git
+
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
+    os.makedirs(os.path.join(repo.working_tree_dir, ".influencegen"))
+    return repo
+
+
+def commit_pipeline(repo, command, jobs=1, image=None):
+    image = image or os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
+    tasks = "".join(
+        f"        - {{name: Work {i}, key: work{i}, run: '{command}'}}\n" for i in range(1, jobs + 1)
+    )
+    text = (
+        "version: 1\npipeline:\n  code: PL-IT\n  name: Integration\n  kind: odoo\n"
+        "  triggers:\n    - {event: push, branches: ['main']}\n"
+        f"  defaults: {{image: {image}, timeout: 120, memory: 128m, cpus: 0.5}}\n"
+        f"  stages:\n    - name: Work\n      tasks:\n{tasks}"
+    )
+    path = os.path.join(repo.working_tree_dir, ".influencegen", "pipeline.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    marker = os.path.join(repo.working_tree_dir, "marker.txt")
+    with open(marker, "w", encoding="utf-8") as handle:
+        handle.write(uuid.uuid4().hex)
+    repo.index.add([path, marker])
+    return repo.index.commit(f"pipeline: {command} x{jobs}").hexsha
+
+
