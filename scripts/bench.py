@@ -57,6 +57,15 @@ def push(api, repo, command, jobs=1):
     return run["id"], started, wall
 
 
+def wait_job_running(api, run_id):
+    """When the job is recorded running, i.e. its container was started (polled every 20 ms)."""
+    while True:
+        [job] = api("release.job", "search_read", [("run_id", "=", run_id)], fields=["state"])
+        if job["state"] in ("running", "succeeded", "failed"):
+            return time.monotonic()
+        time.sleep(0.02)
+
+
 def wait(api, run_id, sample=None):
     while True:
         status = api("release.run", "api_status", run_id)
@@ -85,10 +94,9 @@ def main():
         bare, product, to_start = [], [], []
         for _ in range(ROUNDS):
             bare.append(bare_docker_run())
-            run_id, started, wall = push(api, repo, "sleep 1")
+            run_id, started, _wall = push(api, repo, "sleep 1")
+            to_start.append(wait_job_running(api, run_id) - started)
             product.append(wait(api, run_id) - started)
-            [job] = api("release.job", "search_read", [("run_id", "=", run_id)], fields=["started_at"])
-            to_start.append(utc(job["started_at"]) - wall)
 
         runner = api("release.runner", "search", [("active", "=", True)])[0]
         api("release.runner", "write", [runner], {"capacity": 4})
