@@ -48,9 +48,33 @@ def repository(server, origin):
     return repo_id
 
 
+TLS_PORT = 23761
+
+
+def make_certificates(folder):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (docker's TLS setup)."""
+    os.makedirs(folder, exist_ok=True)
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=igr-test-ca")
+    with open(os.path.join(folder, "server.ext"), "w", encoding="utf-8") as handle:
+        handle.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    with open(os.path.join(folder, "client.ext"), "w", encoding="utf-8") as handle:
+        handle.write("extendedKeyUsage=clientAuth\n")
+    for name in ("server", "client"):
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return {"ca": f"{folder}/ca.pem", "cert": f"{folder}/client.pem", "key": f"{folder}/client-key.pem"}
+
+
 @pytest.fixture(scope="session")
 def second_engine(workdir):
-    """A second Docker engine on this machine (its own data and exec roots and socket)."""
+    """A second Docker engine on this machine (its own data and exec roots), listening on a
+    unix socket and on tcp://127.0.0.1 with mutual TLS, standing in for a remote runner host."""
+    tls = make_certificates(os.path.join(workdir, "tls"))
     log = open(os.path.join(workdir, "dockerd2.log"), "w")  # noqa: SIM115 - kept by the process
     process = subprocess.Popen(
         [
@@ -62,6 +86,11 @@ def second_engine(workdir):
             "--bridge=none",
             "--iptables=false",
             "--ip-masq=false",
+            f"--host=tcp://127.0.0.1:{TLS_PORT}",
+            "--tlsverify",
+            f"--tlscacert={tls['ca']}",
+            f"--tlscert={os.path.dirname(tls['ca'])}/server.pem",
+            f"--tlskey={os.path.dirname(tls['ca'])}/server-key.pem",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -77,6 +106,6 @@ def second_engine(workdir):
         save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
         subprocess.run([*docker2, "load"], stdin=save.stdout, check=True, capture_output=True)
         save.wait()
-    yield f"unix://{SECOND_ENGINE}"
+    yield {"unix": f"unix://{SECOND_ENGINE}", "tcp": f"tcp://127.0.0.1:{TLS_PORT}", "tls": tls}
     process.terminate()
     process.wait(30)

@@ -79,7 +79,7 @@ def test_two_engines_share_the_load(server, repository, origin, second_engine):
     api = Api()
     local = api("release.runner", "search", [])[0]
     api("release.runner", "write", [local], {"capacity": 1})
-    second = api("release.runner", "create", {"name": "Second engine", "docker_url": second_engine, "capacity": 1})
+    second = api("release.runner", "create", {"name": "Second engine", "docker_url": second_engine["unix"], "capacity": 1})
     try:
         commit_pipeline(origin, "sleep 2; echo done", jobs=4)
         reload(api, repository)
@@ -91,3 +91,40 @@ def test_two_engines_share_the_load(server, repository, origin, second_engine):
     finally:
         api("release.runner", "write", [second], {"active": False})
         api("release.runner", "write", [local], {"capacity": 2})
+
+
+def test_a_remote_engine_over_tcp_with_mutual_tls(server, repository, origin, second_engine):
+    api = Api()
+    local = api("release.runner", "search", [("active", "=", True)])[0]
+    tls = second_engine["tls"]
+    bad = api("release.runner", "create", {"name": "No client certificate", "docker_url": second_engine["tcp"], "capacity": 1})
+    api("release.runner", "action_check", [bad])
+    error = api("release.runner", "read", [bad], ["last_error"])[0]["last_error"]
+    assert error.startswith(f"Docker engine {second_engine['tcp']} does not answer"), error
+    api("release.runner", "write", [bad], {"active": False})
+    remote = api(
+        "release.runner",
+        "create",
+        {
+            "name": "Remote engine (TLS)",
+            "docker_url": second_engine["tcp"],
+            "capacity": 2,
+            "tls_ca_path": tls["ca"],
+            "tls_cert_path": tls["cert"],
+            "tls_key_path": tls["key"],
+            "labels": "remote",
+        },
+    )
+    api("release.runner", "write", [local], {"active": False})
+    try:
+        commit_pipeline(origin, "echo over tls", jobs=1)
+        reload(api, repository)
+        [summary] = push(api, origin)["runs"]
+        status = api.wait_run(summary["id"], timeout=90)
+        assert status["state"] == "succeeded", status["stages"][0]["jobs"][0]["reason"]
+        [job] = api("release.job", "search_read", [("run_id", "=", summary["id"])], fields=["runner_id"])
+        assert job["runner_id"][0] == remote
+        assert api("release.job", "api_log", [status["stages"][0]["jobs"][0]["id"]], tail=5)["text"] == "over tls"
+    finally:
+        api("release.runner", "write", [local], {"active": True})
+        api("release.runner", "write", [remote], {"active": False})

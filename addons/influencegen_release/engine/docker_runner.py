@@ -18,6 +18,7 @@ from docker import errors as docker_errors
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="docker\\.utils\\.utils")
 
 LABEL = "influencegen.release"
+API_VERSION = "1.41"
 LOG_BATCH_BYTES = 256 * 1024
 
 
@@ -73,10 +74,18 @@ def parse_ns(stamp):
 
 
 class DockerRunner:
-    def __init__(self, base_url, timeout=60):
+    def __init__(self, base_url, timeout=60, tls=None):
+        """``tls``: ``{"ca": path, "cert": path, "key": path}`` for a tcp:// engine with --tlsverify."""
         self.base_url = base_url
         try:
-            self.client = docker.DockerClient(base_url=base_url, timeout=timeout)
+            tls_config = None
+            if tls:
+                tls_config = docker.tls.TLSConfig(client_cert=(tls["cert"], tls["key"]), ca_cert=tls["ca"], verify=True)
+            # A fixed API version (Docker 20.10+) avoids a call at construction, so that the
+            # environment's proxy and CA-bundle variables can be switched off first: an engine
+            # is reached directly, and a TLS engine is verified against its own CA only.
+            self.client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=tls_config, version=API_VERSION)
+            self.client.api.trust_env = False
         except docker_errors.DockerException as exc:
             raise RunnerError(f"Docker engine {base_url} does not answer: {exc}") from exc
 

@@ -21,6 +21,9 @@ class ReleaseRunner(models.Model):
         tracking=True,
         help="unix:///var/run/docker.sock, tcp://host:2376 (with TLS) or ssh://user@host",
     )
+    tls_ca_path = fields.Char(string="TLS CA certificate", help="File on the Odoo server: the engine's CA (tcp:// engines).")
+    tls_cert_path = fields.Char(string="TLS client certificate", help="File on the Odoo server.")
+    tls_key_path = fields.Char(string="TLS client key", help="File on the Odoo server, readable by Odoo only.")
     capacity = fields.Integer(default=2, required=True, tracking=True, help="Jobs run at once on this host.")
     labels = fields.Char(
         default="docker, linux", help="Comma-separated labels; a task that names labels only runs where all are present."
@@ -68,7 +71,11 @@ class ReleaseRunner(models.Model):
 
     def _client(self):
         self.ensure_one()
-        client = _CLIENTS.get(self.docker_url)
+        tls = None
+        if self.tls_cert_path or self.tls_ca_path:
+            tls = {"ca": self.tls_ca_path, "cert": self.tls_cert_path, "key": self.tls_key_path}
+        key = (self.docker_url, self.tls_ca_path, self.tls_cert_path, self.tls_key_path)
+        client = _CLIENTS.get(key)
         if client is None:
-            client = _CLIENTS[self.docker_url] = DockerRunner(self.docker_url)
+            client = _CLIENTS[key] = DockerRunner(self.docker_url, tls=tls)
         return client
