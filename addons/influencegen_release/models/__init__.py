@@ -13,6 +13,8 @@ from . import release_pipeline_loader
 from . import release_runner
 from . import release_run
 from . import release_job
+from . import release_finding
+from . import release_gate_result
 from . import release_approval
 from . import release_artifact
 from . import release_scheduler

@@ -2,7 +2,9 @@ import os
 
 from odoo import api, fields, models
 
+from ..engine.gates import TaskResult
 from ..engine.log_store import LogStore
+from ..engine.reports import Finding, TestResult
 
 JOB_STATES = [
     ("pending", "Pending"),
@@ -58,6 +60,15 @@ class ReleaseJob(models.Model):
     log_cursor_seen = fields.Integer(readonly=True, copy=False)
     log_tail = fields.Text(compute="_compute_log_tail")
     artifact_ids = fields.One2many("release.artifact", "job_id", string="Reports and artifacts")
+    finding_ids = fields.One2many("release.finding", "job_id", string="Findings")
+    finding_count = fields.Integer(compute="_compute_finding_count")
+    tests_total = fields.Integer(readonly=True)
+    tests_failed = fields.Integer(readonly=True)
+    tests_errors = fields.Integer(readonly=True)
+    tests_skipped = fields.Integer(readonly=True)
+    tests_failing = fields.Text(readonly=True, help="Failing tests, one per line.")
+    report_problems = fields.Text(readonly=True, help="Reports missing or unreadable, one per line.")
+    report_unknown = fields.Text(string="Not judged", readonly=True, help="What the tools could not judge, one per line.")
 
     @api.depends("started_at", "finished_at")
     def _compute_duration(self):
@@ -65,6 +76,11 @@ class ReleaseJob(models.Model):
         for job in self:
             end = job.finished_at or (now if job.state == "running" else False)
             job.duration_s = (end - job.started_at).total_seconds() if job.started_at and end else 0.0
+
+    @api.depends("finding_ids")
+    def _compute_finding_count(self):
+        for job in self:
+            job.finding_count = len(job.finding_ids)
 
     @api.depends("log_size", "state")
     def _compute_log_tail(self):
@@ -88,6 +104,34 @@ class ReleaseJob(models.Model):
     def _log_store(self):
         self.ensure_one()
         return LogStore(self.log_dir or os.devnull)
+
+    def _gate_input(self):
+        """This job's results as the gate engine reads them."""
+        self.ensure_one()
+        lines = lambda text: [line for line in (text or "").splitlines() if line]  # noqa: E731
+        tests = []
+        if self.tests_total or self.tests_failed or self.tests_errors:
+            tests.append(
+                TestResult(
+                    total=self.tests_total,
+                    failed=self.tests_failed,
+                    errors=self.tests_errors,
+                    skipped=self.tests_skipped,
+                    failing=lines(self.tests_failing),
+                )
+            )
+        findings = [
+            Finding(f.tool, f.rule, f.severity, f.file or "", f.line, f.message or "", f.fingerprint)
+            for f in self.finding_ids
+        ]
+        return TaskResult(
+            state=self.state,
+            exit_code=self.exit_code,
+            findings=findings,
+            tests=tests,
+            unknown=lines(self.report_unknown),
+            problems=lines(self.report_problems),
+        )
 
     def _spec(self):
         """This job's task in the run's immutable pipeline snapshot."""

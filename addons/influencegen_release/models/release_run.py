@@ -2,11 +2,13 @@ import hashlib
 import json
 import re
 
+from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
+from ..engine.gates import evaluate
 from ..engine.spec import ref_matches
 from .release_job import DONE_STATES
 
@@ -49,6 +51,8 @@ class ReleaseRun(models.Model):
     job_ids = fields.One2many("release.job", "run_id", string="Jobs")
     approval_ids = fields.One2many("release.approval", "run_id", string="Approvals")
     artifact_ids = fields.One2many("release.artifact", "run_id", string="Artifacts")
+    gate_result_ids = fields.One2many("release.gate.result", "run_id", string="Quality gates")
+    finding_ids = fields.One2many("release.finding", "run_id", string="Findings")
     job_count = fields.Integer(compute="_compute_counts")
     approval_count = fields.Integer(compute="_compute_counts")
     color = fields.Integer(compute="_compute_color")
@@ -333,7 +337,9 @@ class ReleaseRun(models.Model):
                         }
                         for job in jobs
                     ],
-                    "gates": [{"name": gate["name"], "result": "pending"} for gate in stage["gates"]],
+                    "gates": [
+                        {"name": gate["name"], "result": self._gate_result(stage, gate)} for gate in stage["gates"]
+                    ],
                 }
             )
         return {
@@ -364,6 +370,10 @@ class ReleaseRun(models.Model):
         for stage in self._spec()["stages"]:
             jobs = self.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
             state = self._stage_state(jobs)
+            if state == "succeeded" and not self._gates_pass(stage):
+                self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+                self._finish("failed")
+                return
             if state in ("skipped", "succeeded"):
                 continue
             if state == "failed":
@@ -402,6 +412,66 @@ class ReleaseRun(models.Model):
         if approvals.filtered(lambda a: a.state == "rejected"):
             return "rejected"
         return "approved" if approvals.filtered(lambda a: a.state == "approved") else "pending"
+
+    def _gate_result(self, stage, gate):
+        if gate["type"] == "manual":
+            decided = self.approval_ids.filtered(lambda a: a.stage_id.key == stage["key"] and a.state in ("approved", "rejected"))
+            return {"approved": "passed", "rejected": "failed"}.get(decided[:1].state, "pending")
+        result = self.gate_result_ids.filtered(lambda r: r.stage_key == stage["key"] and r.gate_key == gate["key"])
+        return result[:1].result or "pending"
+
+    def _gates_pass(self, stage):
+        """Evaluate the stage's automatic gates once, when its jobs are done; a failure stops the run."""
+        passed = True
+        for gate in (g for g in stage["gates"] if g["type"] == "automatic"):
+            existing = self.gate_result_ids.filtered(lambda r, k=gate["key"]: r.stage_key == stage["key"] and r.gate_key == k)
+            if not existing:
+                existing = self._evaluate_gate(stage, gate)
+            passed &= existing.result == "passed"
+        return passed
+
+    def _evaluate_gate(self, stage, gate):
+        keys = {key for criterion in gate["criteria"] for key in criterion["from"]}
+        jobs = self.job_ids.filtered(lambda j: j.task_key in keys)
+        baseline_run = self._baseline_run(gate["baseline"])
+        baseline = set(baseline_run.finding_ids.mapped("fingerprint")) if baseline_run else None
+        outcome = evaluate(gate["criteria"], {job.task_key: job._gate_input() for job in jobs}, baseline)
+        blocking = {f.fingerprint for f in outcome.blocking}
+        record = self.env["release.gate.result"].create(
+            {
+                "run_id": self.id,
+                "gate_id": self.env["release.gate"].with_context(active_test=False).search(
+                    [("stage_id.pipeline_id", "=", self.pipeline_id.id), ("stage_id.key", "=", stage["key"]), ("key", "=", gate["key"])],
+                    limit=1,
+                ).id,
+                "gate_key": gate["key"],
+                "stage_key": stage["key"],
+                "name": gate["name"],
+                "result": "passed" if outcome.passed else "failed",
+                "explanation": outcome.explanation,
+                "baseline_run_id": baseline_run.id if baseline_run else False,
+                "finding_ids": [Command.set(jobs.finding_ids.filtered(lambda f: f.fingerprint in blocking).ids)],
+            }
+        )
+        self.message_post(
+            body=Markup("<p>%s</p><pre>%s</pre>")
+            % (
+                self.env._("Gate %(gate)s %(result)s.", gate=gate["name"], result=record.result),
+                outcome.explanation,
+            )
+        )
+        return record
+
+    def _baseline_run(self, baseline):
+        """The run whose findings are old: by default the last success on the same branch."""
+        if baseline == "none":
+            return self.browse()
+        ref = f"refs/heads/{baseline.split(':', 1)[1]}" if baseline.startswith("branch:") else self.ref
+        return self.search(
+            [("pipeline_id", "=", self.pipeline_id.id), ("ref", "=", ref), ("state", "=", "succeeded"), ("id", "!=", self.id)],
+            order="id desc",
+            limit=1,
+        )
 
     def _set_state(self, state):
         if self.state != state:

@@ -13,6 +13,7 @@ from ..engine.docker_runner import ContainerSpec, LogCursor, RunnerError
 from ..engine.git_source import GitSourceError, open_mirror, resolve
 from ..engine.log_store import LogStore
 from ..engine.masking import Masker
+from ..engine.reports import ReportError, parse_report
 
 _logger = logging.getLogger(__name__)
 
@@ -374,15 +375,32 @@ class ReleaseScheduler(models.AbstractModel):
         job.write({"log_dir": store.directory, "log_size": store.size()})
 
     def _collect_reports(self, job):
+        """Keep declared reports and artifacts; turn reports into findings and test counts."""
         task = job._spec()
         work = workspace.job_dirs(self._work_root(), job.container_name or self._container_name(job))[2]
+        formats = {r["path"]: r["format"] for r in task["reports"]}
         paths = [(r["path"], "report") for r in task["reports"]] + [(p, "other") for p in task["artifacts"]]
+        problems, unknown, failing = [], [], []
+        totals = {"tests_total": 0, "tests_failed": 0, "tests_errors": 0, "tests_skipped": 0}
         for path, kind in paths:
             try:
                 data, digest = workspace.collect(work, path, REPORT_MAX_BYTES)
             except workspace.WorkspaceError as exc:
                 self._append_log(job, f"\n[influencegen] {exc}\n")
+                problems.append(str(exc))
                 continue
+            if path in formats:
+                try:
+                    parsed = parse_report(formats[path], data, path)
+                except ReportError as exc:
+                    problems.append(str(exc))
+                else:
+                    self._record_findings(job, path, parsed.findings)
+                    unknown += parsed.unknown
+                    if parsed.tests:
+                        for name in totals:
+                            totals[name] += getattr(parsed.tests, name.removeprefix("tests_"))
+                        failing += parsed.tests.failing
             attachment = self.env["ir.attachment"].create(
                 {"name": os.path.basename(path), "raw": data, "res_model": "release.job", "res_id": job.id}
             )
@@ -398,6 +416,32 @@ class ReleaseScheduler(models.AbstractModel):
                     "attachment_id": attachment.id,
                 }
             )
+        job.write(
+            dict(
+                totals,
+                tests_failing="\n".join(failing) or False,
+                report_problems="\n".join(problems) or False,
+                report_unknown="\n".join(unknown) or False,
+            )
+        )
+
+    def _record_findings(self, job, report, findings):
+        self.env["release.finding"].create(
+            [
+                {
+                    "job_id": job.id,
+                    "report": report,
+                    "tool": f.tool,
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "file": f.file,
+                    "line": f.line,
+                    "message": f.message,
+                    "fingerprint": f.fingerprint,
+                }
+                for f in findings
+            ]
+        )
 
     def _secrets(self, task, strict=True):
         """Secret values by name, from the server's environment: never stored, masked in logs."""

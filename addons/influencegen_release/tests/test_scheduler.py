@@ -184,3 +184,69 @@ class TestScheduler(SchedulerCase):
         wizard.ref = "no-such-branch"
         with self.assertRaisesRegex(UserError, "unknown ref 'refs/heads/no-such-branch'"):
             wizard.action_run()
+
+
+class TestGates(SchedulerCase):
+    """Gates decide from the real reports of real tools, and only new findings count."""
+
+    def _commit(self, files, message):
+        for name, text in files.items():
+            path = os.path.join(self.git_repo.working_tree_dir, name)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            self.git_repo.index.add([path])
+        return self.git_repo.index.commit(message).hexsha
+
+    def test_sast_gate_blocks_new_high_findings_with_file_and_line(self):
+        self.make_pipeline(
+            "PL-T-GATE",
+            """\
+    - name: Quality
+      tasks:
+        - name: SAST
+          key: sast
+          image: influencegen/runner-python:bookworm
+          run: mkdir -p reports; bandit -r /src -f json -o reports/bandit.json --exit-zero
+          reports: [{format: bandit-json, path: reports/bandit.json}]
+        - name: Unit
+          key: unit
+          image: influencegen/runner-python:bookworm
+          run: |
+            mkdir -p reports
+            echo '<testsuite tests="1" failures="0"><testcase classname="t" name="ok"/></testsuite>' > reports/unit.xml
+          reports: [{format: junit-xml, path: reports/unit.xml}]
+      gates:
+        - name: SAST Pass
+          criteria:
+            - findings: {from: [sast], severity: high, new: true, max: 0}
+        - name: Tests Pass
+          criteria:
+            - tests: {from: [unit], max_failed: 0, min_total: 1}
+    - name: After
+      tasks:
+        - {name: Next, key: next, run: "true"}
+""",
+        )
+        clean = self._commit({"app.py": "def add(a, b):\n    return a + b\n"}, "clean")
+        first = self.trigger(sha=clean)
+        self.tick_until(lambda: first.state in ("succeeded", "failed"), timeout=90)
+        self.assertEqual(first.state, "succeeded", first.gate_result_ids.mapped("explanation"))
+        self.assertEqual(first.gate_result_ids.mapped("result"), ["passed", "passed"])
+        self.assertIn("no baseline yet", first.gate_result_ids[0].explanation)
+
+        risky = self._commit(
+            {"tools.py": "import subprocess\n\n\ndef run(command):\n    return subprocess.call(command, shell=True)\n"},
+            "shell",
+        )
+        second = self.trigger(sha=risky)
+        self.tick_until(lambda: second.state in ("succeeded", "failed"), timeout=90)
+        self.assertEqual(second.state, "failed")
+        sast = second.gate_result_ids.filtered(lambda r: r.gate_key == "sast_pass")
+        self.assertEqual((sast.result, sast.baseline_run_id), ("failed", first))
+        self.assertIn("tools.py:5 high bandit/B602", sast.explanation)
+        self.assertEqual(sast.finding_ids.mapped("rule"), ["B602"])
+        self.assertEqual(self.job(second, "next").state, "skipped", "a failed gate stops the run")
+        status = second.api_status(second.id)
+        self.assertEqual(status["stages"][0]["gates"], [{"name": "SAST Pass", "result": "failed"}, {"name": "Tests Pass", "result": "passed"}])
+        unit = self.job(second, "unit")
+        self.assertEqual((unit.tests_total, unit.tests_failed), (1, 0))
