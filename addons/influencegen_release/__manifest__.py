@@ -19,6 +19,7 @@
         "views/release_run_views.xml",
         "views/release_job_views.xml",
         "views/release_finding_views.xml",
+        "views/release_waiver_views.xml",
         "views/release_approval_views.xml",
         "views/release_artifact_views.xml",
         "views/release_environment_views.xml",

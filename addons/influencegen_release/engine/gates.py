@@ -40,11 +40,12 @@ class GateOutcome:
         return "\n".join(self.lines)
 
 
-def evaluate(criteria, results, baseline=None):
+def evaluate(criteria, results, baseline=None, waived=frozenset()):
+    """``waived``: fingerprints accepted by a waiver in force; they never block."""
     outcome = GateOutcome(passed=True)
     for criterion in criteria:
         check = {"succeeded": _succeeded, "tests": _tests, "findings": _findings}[criterion["check"]]
-        ok, lines, blocking = check(criterion, results, baseline)
+        ok, lines, blocking = check(criterion, results, baseline, waived)
         outcome.passed &= ok
         outcome.lines.append(("PASS " if ok else "FAIL ") + lines[0])
         outcome.lines.extend("  " + line for line in lines[1:])
@@ -65,7 +66,7 @@ def _ran(task, key):
     return None
 
 
-def _succeeded(criterion, results, _baseline):
+def _succeeded(criterion, results, _baseline, _waived):
     problems = []
     for key in criterion["from"]:
         task = _result(results, key)
@@ -75,7 +76,7 @@ def _succeeded(criterion, results, _baseline):
     return not problems, [head, *problems], []
 
 
-def _tests(criterion, results, _baseline):
+def _tests(criterion, results, _baseline, _waived):
     total = failed = 0
     problems, failing = [], []
     for key in criterion["from"]:
@@ -95,9 +96,9 @@ def _tests(criterion, results, _baseline):
     return ok, [head, *problems, *failing[:MAX_LISTED]], []
 
 
-def _findings(criterion, results, baseline):
+def _findings(criterion, results, baseline, waived):
     threshold = SEVERITIES.index(criterion["severity"])
-    problems, warnings, counted = [], [], []
+    problems, warnings, counted, accepted = [], [], [], []
     for key in criterion["from"]:
         task = _result(results, key)
         problem = _ran(task, key)
@@ -116,7 +117,7 @@ def _findings(criterion, results, baseline):
                 continue
             if criterion.get("new") and baseline is not None and finding.fingerprint in baseline:
                 continue
-            counted.append(finding)
+            (accepted if finding.fingerprint in waived else counted).append(finding)
     scope = "new " if criterion.get("new") else ""
     head = (
         f"{len(counted)} {scope}findings of severity {criterion['severity']} or higher "
@@ -129,4 +130,5 @@ def _findings(criterion, results, baseline):
     listed = [f"{f.file}:{f.line} {f.severity} {f.tool}/{f.rule}: {f.message}" for f in blocking[:MAX_LISTED]]
     if len(blocking) > MAX_LISTED:
         listed.append(f"... and {len(blocking) - MAX_LISTED} more")
-    return ok, [head, *problems, *listed, *(f"warning: {w}" for w in warnings)], blocking
+    waivers = [f"waived: {f.file}:{f.line} {f.tool}/{f.rule}" for f in accepted[:MAX_LISTED]]
+    return ok, [head, *problems, *listed, *waivers, *(f"warning: {w}" for w in warnings)], blocking

@@ -15,6 +15,7 @@ from . import release_run
 from . import release_job
 from . import release_finding
 from . import release_gate_result
+from . import release_waiver
 from . import release_approval
 from . import release_artifact
 from . import release_scheduler

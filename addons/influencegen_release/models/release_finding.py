@@ -21,6 +21,23 @@ class ReleaseFinding(models.Model):
     line = fields.Integer()
     message = fields.Text()
     fingerprint = fields.Char(required=True, index=True, help="Stable across line shifts: decides what is new.")
+    waived = fields.Boolean(
+        readonly=True, help="Accepted by a waiver when its gate was decided; never part of a later baseline."
+    )
+
+    def action_waive(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "release.waiver",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_fingerprint": self.fingerprint,
+                "default_finding_id": self.id,
+                "default_pipeline_id": self.pipeline_id.id,
+            },
+        }
 
     @api.depends("severity")
     def _compute_severity_rank(self):

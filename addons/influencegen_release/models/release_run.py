@@ -434,8 +434,12 @@ class ReleaseRun(models.Model):
         keys = {key for criterion in gate["criteria"] for key in criterion["from"]}
         jobs = self.job_ids.filtered(lambda j: j.task_key in keys)
         baseline_run = self._baseline_run(gate["baseline"])
-        baseline = set(baseline_run.finding_ids.mapped("fingerprint")) if baseline_run else None
-        outcome = evaluate(gate["criteria"], {job.task_key: job._gate_input() for job in jobs}, baseline)
+        # Findings that only passed thanks to a waiver stay "new" for later runs: when the
+        # waiver expires, they block again.
+        baseline = set(baseline_run.finding_ids.filtered(lambda f: not f.waived).mapped("fingerprint")) if baseline_run else None
+        waived = self.env["release.waiver"]._waived(self.pipeline_id, set(jobs.finding_ids.mapped("fingerprint")))
+        outcome = evaluate(gate["criteria"], {job.task_key: job._gate_input() for job in jobs}, baseline, waived)
+        jobs.finding_ids.filtered(lambda f: f.fingerprint in waived).write({"waived": True})
         blocking = {f.fingerprint for f in outcome.blocking}
         record = self.env["release.gate.result"].create(
             {

@@ -1,5 +1,7 @@
 import os
+from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 
 from .scheduler_common import SchedulerCase
@@ -192,6 +194,10 @@ class TestGates(SchedulerCase):
     def _commit(self, files, message):
         for name, text in files.items():
             path = os.path.join(self.git_repo.working_tree_dir, name)
+            if text is None:  # the repository outlives each test's transaction: undo earlier files
+                if os.path.exists(path):
+                    self.git_repo.index.remove([path], working_tree=True)
+                continue
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
             self.git_repo.index.add([path])
@@ -227,7 +233,7 @@ class TestGates(SchedulerCase):
         - {name: Next, key: next, run: "true"}
 """,
         )
-        clean = self._commit({"app.py": "def add(a, b):\n    return a + b\n"}, "clean")
+        clean = self._commit({"app.py": "def add(a, b):\n    return a + b\n", "tools.py": None}, "clean")
         first = self.trigger(sha=clean)
         self.tick_until(lambda: first.state in ("succeeded", "failed"), timeout=90)
         self.assertEqual(first.state, "succeeded", first.gate_result_ids.mapped("explanation"))
@@ -250,3 +256,37 @@ class TestGates(SchedulerCase):
         self.assertEqual(status["stages"][0]["gates"], [{"name": "SAST Pass", "result": "failed"}, {"name": "Tests Pass", "result": "passed"}])
         unit = self.job(second, "unit")
         self.assertEqual((unit.tests_total, unit.tests_failed), (1, 0))
+
+    def test_a_waiver_accepts_a_finding_until_it_expires(self):
+        self.test_sast_gate_blocks_new_high_findings_with_file_and_line()
+        failed = self.env["release.run"].search([("pipeline_id.code", "=", "PL-T-GATE"), ("state", "=", "failed")])
+        finding = failed.finding_ids.filtered(lambda f: f.rule == "B602")
+        devops = self.env["res.users"].create(
+            {
+                "name": "Ops",
+                "login": "s_ops",
+                "groups_id": [
+                    (6, 0, [self.env.ref("base.group_user").id, self.env.ref("influencegen_release.group_release_devops_lead").id])
+                ],
+            }
+        )
+        with self.assertRaises(AccessError):
+            self.env["release.waiver"].with_user(self.developer).create(
+                {"fingerprint": finding.fingerprint, "reason": "mine", "expires_on": "2999-01-01"}
+            )
+        today = fields.Date.today()
+        waiver = self.env["release.waiver"].with_user(devops).create(
+            {"fingerprint": finding.fingerprint, "finding_id": finding.id, "reason": "command is a constant", "expires_on": today}
+        )
+        self.assertEqual(waiver.approved_by_id, devops)
+        retried = self.env["release.run"].browse(failed.with_user(self.developer).action_retry()["res_id"])
+        self.tick_until(lambda: retried.state in ("succeeded", "failed"), timeout=90)
+        self.assertEqual(retried.state, "succeeded", retried.gate_result_ids.mapped("explanation"))
+        self.assertIn("waived: tools.py:5 bandit/B602", retried.gate_result_ids[0].explanation)
+
+        waiver.expires_on = today - timedelta(days=1)
+        again = self.env["release.run"].browse(failed.with_user(self.developer).action_retry()["res_id"])
+        self.tick_until(lambda: again.state in ("succeeded", "failed"), timeout=90)
+        self.assertEqual(again.state, "failed", "an expired waiver no longer accepts the finding")
+        with self.assertRaises(UserError):
+            waiver.unlink()
