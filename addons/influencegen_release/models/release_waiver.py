@@ -44,7 +44,8 @@ class ReleaseWaiver(models.Model):
                     self.env._("Only a Release Manager or a DevOps Lead may accept a finding (%(user)s may not).", user=waiver.approved_by_id.name)
                 )
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
         raise UserError(self.env._("Waivers are evidence: archive one to revoke it."))
 
     @api.model
