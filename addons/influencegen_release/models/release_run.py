@@ -22,6 +22,7 @@ RUN_STATES = [
     ("cancelled", "Cancelled"),
 ]
 TERMINAL = ("succeeded", "failed", "cancelled")
+FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_failed"}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ZERO_SHA = "0" * 40
 
@@ -457,14 +458,26 @@ class ReleaseRun(models.Model):
                 "finding_ids": [Command.set(jobs.finding_ids.filtered(lambda f: f.fingerprint in blocking).ids)],
             }
         )
-        self.message_post(
-            body=Markup("<p>%s</p><pre>%s</pre>")
-            % (
-                self.env._("Gate %(gate)s %(result)s.", gate=gate["name"], result=record.result),
-                outcome.explanation,
-            )
+        body = Markup("<p>%s</p><pre>%s</pre>") % (
+            self.env._("Gate %(gate)s %(result)s.", gate=gate["name"], result=record.result),
+            outcome.explanation,
         )
+        if outcome.passed:
+            self.message_post(body=body)
+        else:
+            self._notify_failure(self.env._("%(run)s: gate %(gate)s failed", run=self.display_name, gate=gate["name"]), body)
         return record
+
+    def _notify_failure(self, subject, body):
+        """Tell the person who started the run and the groups the pipeline's failure
+        notification rules name (email channel), through their Odoo inbox or mail."""
+        rules = self.pipeline_id.notification_ids.filtered(
+            lambda r: r.channel_email and {e.strip() for e in (r.events or "").split(",")} & set(FAILURE_EVENTS)
+        )
+        partners = rules.group_ids.users.partner_id | self.triggered_by_id.partner_id
+        self.message_post(
+            body=body, subject=subject, message_type="comment", subtype_xmlid="mail.mt_comment", partner_ids=partners.ids
+        )
 
     def _baseline_run(self, baseline):
         """The run whose findings are old: by default the last success on the same branch."""
