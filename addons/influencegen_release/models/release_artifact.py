@@ -41,6 +41,14 @@ class ReleaseArtifact(models.Model):
                 vals["pipeline_id"] = self.env["release.run"].browse(vals["run_id"]).pipeline_id.id
         return super().create(vals_list)
 
+    def action_download(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{self.attachment_id.id}?download=true",
+            "target": "new",
+        }
+
     def write(self, vals):
         if IMMUTABLE_FIELDS & set(vals) and self.filtered("sha256"):
             raise UserError(self.env._("An artifact is immutable once recorded: register a new one instead."))

@@ -37,6 +37,7 @@ class ReleaseRun(models.Model):
     repository_id = fields.Many2one("release.repository", ondelete="restrict", index=True)
     ref = fields.Char(string="Git ref", required=True, default="refs/heads/main", help="e.g. refs/heads/main")
     commit_sha = fields.Char(string="Commit", index=True)
+    short_sha = fields.Char(string="Short commit", compute="_compute_short_sha")
     before_sha = fields.Char(string="Previous commit")
     pusher = fields.Char(help="Who pushed, as the Git hook reported it.")
     triggered_by_id = fields.Many2one("res.users", default=lambda self: self.env.user, readonly=True)
@@ -64,6 +65,11 @@ class ReleaseRun(models.Model):
     def _compute_display_name(self):
         for run in self:
             run.display_name = f"{run.pipeline_id.code or '?'} #{run.id or '—'}"
+
+    @api.depends("commit_sha")
+    def _compute_short_sha(self):
+        for run in self:
+            run.short_sha = (run.commit_sha or "")[:12]
 
     @api.depends("started_at", "finished_at")
     def _compute_duration(self):

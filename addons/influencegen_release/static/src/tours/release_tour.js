@@ -2,7 +2,7 @@ import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 // Opens Release > Runs, then Configuration > Pipelines and the PL-ODOO-MOD form, checking
-// that the seed pipeline shows its stages and its quality gates.
+// that the seed pipeline shows its stages, then a runner host's form.
 registry.category("web_tour.tours").add("influencegen_release_runs_and_pipeline", {
     url: "/odoo",
     steps: () => [
@@ -42,6 +42,25 @@ registry.category("web_tour.tours").add("influencegen_release_runs_and_pipeline"
         {
             content: "The production stage deploys to the production environment",
             trigger: ".o_field_widget[name='stage_ids'] .o_data_row:nth-child(8) td[name='environment_id']:contains('Odoo Production')",
+        },
+        {
+            content: "Open the Configuration menu again",
+            trigger: ".o_main_navbar button:contains('Configuration')",
+            run: "click",
+        },
+        {
+            content: "Open Runner hosts",
+            trigger: ".dropdown-item[data-menu-xmlid='influencegen_release.menu_release_runners']",
+            run: "click",
+        },
+        {
+            content: "Open the local engine",
+            trigger: ".o_list_view .o_data_row td[name='name']:contains('Local Docker engine')",
+            run: "click",
+        },
+        {
+            content: "The runner form shows its engine URL",
+            trigger: ".o_form_view .o_field_widget[name='docker_url'] input:value('unix:///var/run/docker.sock')",
         },
     ],
 });
