@@ -8,9 +8,9 @@ from odoo.exceptions import UserError
 from odoo.tools.misc import file_path
 
 from ..engine.spec import SpecError, checksum, load_pipeline_file
+from .release_environment import TIER_SEQUENCE
 
 SEED_DIR = "influencegen_release/data/pipelines"
-TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
 QUIET = {"mail_create_nolog": True, "active_test": False}
 
 
