@@ -17,7 +17,6 @@ JOB_STATES = [
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
-ACTIVE_STATES = ("queued", "starting", "running", "waiting")
 DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")
 
 

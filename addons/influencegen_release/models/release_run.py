@@ -292,11 +292,8 @@ class ReleaseRun(models.Model):
                     return task
         raise UserError(self.env._("Task %(key)s is not in the run's pipeline snapshot.", key=key))
 
-    def _spec_stage(self, key):
-        return next(s for s in self._spec().get("stages", []) if s["key"] == key)
-
     def _url(self):
-        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        base = self.env["release.settings"]._base_url()
         return f"{base}/odoo/action-influencegen_release.action_release_run/{self.id}"
 
     def _action_open(self):

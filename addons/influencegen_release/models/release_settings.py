@@ -24,5 +24,10 @@ class ReleaseSettings(models.AbstractModel):
         return value or DEFAULTS[full_key]
 
     @api.model
+    def _base_url(self):
+        """Odoo's public URL, for links in API answers and notifications."""
+        return self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")  # a URL, not a secret
+
+    @api.model
     def _mirrors_dir(self):
         return os.path.join(self._get("data_dir"), "git-mirrors", self.env.cr.dbname)
