@@ -93,3 +93,10 @@ def _blob_at(tree, path, where, hops=0):
     if node.type != "blob":
         raise GitSourceError(f"'{path}' is a directory {where}")
     return node
+
+
+def commit_author(url, sha, mirrors_dir):
+    """``(name, email)`` of the author of commit ``sha``, read from the local mirror."""
+    repo = open_mirror(url, mirrors_dir)
+    commit = repo.commit(resolve(repo, url, sha))
+    return commit.author.name or "", (commit.author.email or "").strip().lower()

@@ -46,6 +46,8 @@ NOTIFY_EVENTS = (
 )
 CHANNELS = ("email", "slack")
 EXCLUSIONS = ("author", "triggerer")
+EVIDENCE = ("none", "uat")  # uat: an approval needs a passed UAT session of the run
+CHECKLIST_CONFIRMERS = ("release_manager", "devops_lead")
 REPORT_FORMATS = (
     "pylint-json",
     "flake8",
@@ -504,6 +506,7 @@ class _Checker:
             "secrets",
             "env",
             "window",
+            "confirm_by",
         }
         if self.mapping(obj, path, line, allowed, ("name",)) is None:
             return None
@@ -527,6 +530,9 @@ class _Checker:
             self.error(
                 obj.line, path, f"task '{name}' has no image: set 'image' on the task or in the pipeline's 'defaults'"
             )
+        confirm_by = self.strings(obj, "confirm_by", path, choices=ROLES)
+        if confirm_by and not checklist:
+            self.error(obj.line_of("confirm_by"), f"{path}.confirm_by", "'confirm_by' only applies to a task with 'checklist'")
         if image and modes != ["run"]:
             self.error(obj.line_of("image"), f"{path}.image", "'image' only applies to a task with 'run'")
         params = obj.get("with") or {}
@@ -568,6 +574,7 @@ class _Checker:
             "secrets": self.strings(obj, "secrets", path, pattern=re.compile(r"^[A-Z][A-Z0-9_]*$")),
             "env": {str(k): str(v) for k, v in env.items()},
             "window": self.boolean(obj, "window", path),
+            "confirm_by": confirm_by or (list(CHECKLIST_CONFIRMERS) if checklist else []),
             "labels": self.strings(obj, "labels", path),
             "_line": obj.line,
         }
@@ -604,6 +611,7 @@ class _Checker:
             "exclude",
             "comment_required",
             "window",
+            "evidence",
         }
         if self.mapping(obj, path, line, allowed, ("rules",)) is None:
             return None
@@ -635,6 +643,7 @@ class _Checker:
             "exclude": self.strings(obj, "exclude", path, choices=EXCLUSIONS),
             "comment_required": self.boolean(obj, "comment_required", path),
             "window": window,
+            "evidence": self.string(obj, "evidence", path, "none", choices=EVIDENCE),
         }
 
     def gate(self, obj, path, line, approval):

@@ -5,6 +5,7 @@ from . import release_repository
 from . import release_pipeline
 from . import release_pipeline_trigger
 from . import release_notification_rule
+from . import release_notification
 from . import release_stage
 from . import release_approval_rule
 from . import release_task
@@ -17,5 +18,10 @@ from . import release_finding
 from . import release_gate_result
 from . import release_waiver
 from . import release_approval
+from . import release_approval_vote
+from . import release_uat_session
+from . import release_uat_scenario
+from . import release_checklist_item
+from . import release_window_override
 from . import release_artifact
 from . import release_scheduler

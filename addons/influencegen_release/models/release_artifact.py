@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 # Once recorded, an artifact's identity and content never change: promotion deploys it as is.
-IMMUTABLE_FIELDS = {"kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
+IMMUTABLE_FIELDS = {"plan", "kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
 
 
 class ReleaseArtifact(models.Model):
@@ -33,6 +33,7 @@ class ReleaseArtifact(models.Model):
     sha256 = fields.Char(string="SHA-256", index=True)
     size = fields.Integer(string="Size (bytes)")
     attachment_id = fields.Many2one("ir.attachment", ondelete="restrict")
+    plan = fields.Text(string="Upgrade plan", help="What deploying this artifact changes, shown to approvers.")
 
     @api.model_create_multi
     def create(self, vals_list):

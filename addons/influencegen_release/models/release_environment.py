@@ -1,9 +1,14 @@
+from datetime import timedelta
+
+import pytz
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine.spec import CREDENTIAL_REF, TIERS
 
 TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
+WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
 
 
 class ReleaseEnvironment(models.Model):
@@ -68,3 +73,31 @@ class ReleaseEnvironment(models.Model):
     @api.onchange("tier")
     def _onchange_tier(self):
         self.sequence = TIER_SEQUENCE.get(self.tier, 10)
+
+    def _window_state(self, now):
+        """``(open, when, why)`` for a deploy at ``now`` (naive UTC, like Odoo datetimes).
+
+        Open: ``when`` is the window's end. Closed: ``when`` is the next opening (or None),
+        ``why`` names the freeze (a leave of the calendar) when one is the reason."""
+        self.ensure_one()
+        calendar = self.calendar_id
+        if not calendar:
+            return True, None, ""
+        start = pytz.utc.localize(now)
+        intervals = calendar._work_intervals_batch(start, start + timedelta(days=WINDOW_HORIZON_DAYS))[False]
+        freeze = self.env["resource.calendar.leaves"].search(
+            [
+                ("calendar_id", "in", [False, calendar.id]),
+                ("resource_id", "=", False),
+                ("date_from", "<=", now),
+                ("date_to", ">", now),
+            ],
+            limit=1,
+        )
+        why = self.env._("change freeze '%(name)s'", name=freeze.name) if freeze else ""
+        for begin, end, _records in intervals:
+            if begin <= start < end:
+                return True, end.astimezone(pytz.utc).replace(tzinfo=None), ""
+            if begin > start:
+                return False, begin.astimezone(pytz.utc).replace(tzinfo=None), why or self.env._("outside %(w)s", w=calendar.name)
+        return False, None, why or self.env._("no window of %(w)s in the next %(d)s days", w=calendar.name, d=WINDOW_HORIZON_DAYS)

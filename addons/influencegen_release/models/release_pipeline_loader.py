@@ -262,6 +262,7 @@ class ReleasePipelineLoader(models.AbstractModel):
             "approval_exclude_triggerer": "triggerer" in approval.get("exclude", []),
             "approval_comment_required": approval.get("comment_required", False),
             "approval_window": approval.get("window", False),
+            "approval_evidence": approval.get("evidence", "none"),
         }
 
     def _rule_vals(self, stage, spec, index):

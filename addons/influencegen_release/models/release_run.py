@@ -6,9 +6,10 @@ from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..engine.gates import evaluate
+from ..engine.git_source import GitSourceError, commit_author
 from ..engine.spec import ref_matches
 from .release_job import DONE_STATES
 
@@ -16,6 +17,7 @@ RUN_STATES = [
     ("queued", "Queued"),
     ("running", "Running"),
     ("waiting_approval", "Waiting for approval"),
+    ("waiting_checklist", "Waiting for checklist"),
     ("waiting_window", "Waiting for window"),
     ("succeeded", "Succeeded"),
     ("failed", "Failed"),
@@ -24,6 +26,8 @@ RUN_STATES = [
 TERMINAL = ("succeeded", "failed", "cancelled")
 FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_failed"}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to
+RELEASE_MANAGER = "influencegen_release.group_release_release_manager"
 ZERO_SHA = "0" * 40
 
 
@@ -32,6 +36,7 @@ class ReleaseRun(models.Model):
     _description = "Pipeline Run"
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "id desc"
+    _mail_post_access = "read"  # approvers, testers and checklist confirmers comment on runs
 
     pipeline_id = fields.Many2one("release.pipeline", required=True, ondelete="restrict", index=True, tracking=True)
     repository_id = fields.Many2one("release.repository", ondelete="restrict", index=True)
@@ -55,6 +60,18 @@ class ReleaseRun(models.Model):
     artifact_ids = fields.One2many("release.artifact", "run_id", string="Artifacts")
     gate_result_ids = fields.One2many("release.gate.result", "run_id", string="Quality gates")
     finding_ids = fields.One2many("release.finding", "run_id", string="Findings")
+    uat_session_ids = fields.One2many("release.uat.session", "run_id", string="UAT sessions")
+    checklist_item_ids = fields.One2many("release.checklist.item", "run_id", string="Checklists")
+    window_override_ids = fields.One2many("release.window.override", "run_id", string="Break-glass overrides")
+    break_glass = fields.Boolean(compute="_compute_break_glass", store=True, help="Deploys outside the window allowed.")
+    window_opens_at = fields.Datetime(string="Window opens at", readonly=True)
+    window_reason = fields.Char(string="Waiting because", readonly=True)
+    rollback_state = fields.Selection(
+        [("required", "Rollback required")],
+        readonly=True,
+        tracking=True,
+        help="A deployment stage failed after changing its target: the rollback path started.",
+    )
     job_count = fields.Integer(compute="_compute_counts")
     approval_count = fields.Integer(compute="_compute_counts")
     color = fields.Integer(compute="_compute_color")
@@ -84,9 +101,15 @@ class ReleaseRun(models.Model):
             run.job_count = len(run.job_ids)
             run.approval_count = len(run.approval_ids)
 
+    @api.depends("window_override_ids.state")
+    def _compute_break_glass(self):
+        for run in self:
+            run.break_glass = "confirmed" in run.window_override_ids.mapped("state")
+
     @api.depends("state")
     def _compute_color(self):
-        colors = {"succeeded": 10, "failed": 1, "cancelled": 0, "running": 4, "waiting_approval": 3, "waiting_window": 3}
+        colors = {"succeeded": 10, "failed": 1, "cancelled": 0, "running": 4}
+        colors.update(dict.fromkeys(("waiting_approval", "waiting_checklist", "waiting_window"), 3))
         for run in self:
             run.color = colors.get(run.state, 0)
 
@@ -104,6 +127,20 @@ class ReleaseRun(models.Model):
             run.message_post(body=self.env._("Cancellation requested by %(user)s.", user=self.env.user.name))
         self._wake_scheduler()
         return True
+
+    def action_break_glass(self):
+        """Ask to deploy outside the maintenance window; a second Release Manager confirms."""
+        self.ensure_one()
+        if not self.env.user.has_group(RELEASE_MANAGER):
+            raise AccessError(self.env._("Only a Release Manager may break glass."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Break glass"),
+            "res_model": "release.window.override",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_run_id": self.id},
+        }
 
     def action_retry(self):
         """Start the same pipeline on the same commit again, as a new run linked to this one."""
@@ -308,16 +345,16 @@ class ReleaseRun(models.Model):
             return "skipped"
         if states & {"starting", "running"}:
             return "running"
-        if "waiting" in states:
-            return "waiting"
         if "queued" in states:
             return "queued"
-        if "pending" in states:
-            return "pending"
+        if "waiting" in states:
+            return "waiting"
         if any(j.state == "failed" and not j.allow_failure for j in jobs):
-            return "failed"
+            return "failed"  # what has not started yet never will
         if "cancelled" in states:
             return "cancelled"
+        if "pending" in states:
+            return "pending"
         return "succeeded"
 
     def _status(self):
@@ -366,11 +403,14 @@ class ReleaseRun(models.Model):
         if self.cancel_requested:
             if not self.job_ids.filtered(lambda j: j.state in ("starting", "running")):
                 self.job_ids.filtered(lambda j: j.state not in DONE_STATES).write({"state": "cancelled"})
+                self.approval_ids._void(self.env._("the run was cancelled"))
                 self._finish("cancelled")
             return
         now = fields.Datetime.now()
         if not self.started_at:
             self.started_at = now
+        self._settle_checklists()
+        self.approval_ids.filtered(lambda a: a.state == "pending")._check_deadlines(now)
         for stage in self._spec()["stages"]:
             jobs = self.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
             state = self._stage_state(jobs)
@@ -382,40 +422,175 @@ class ReleaseRun(models.Model):
                 continue
             if state == "failed":
                 self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+                self._rollback_path(stage, jobs)
                 self._finish("failed")
                 return
             if state == "cancelled":
                 self._finish("cancelled")
                 return
-            if state == "waiting":
-                self._set_state("waiting_approval")
-                return
-            if state == "pending":
-                if stage["trigger"] == "manual":
-                    decision = self._stage_decision(stage, jobs)
-                    if decision == "rejected":
-                        self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
-                        self._finish("failed")
-                        return
-                    if decision != "approved":
-                        self._set_state("waiting_approval")
-                        return
-                jobs.filtered(lambda j: j.state == "pending").write({"state": "queued"})
-            self._set_state("running")
+            if stage["trigger"] == "manual" and jobs.filtered(lambda j: j.state == "pending"):
+                decision = self._stage_decision(stage, jobs)
+                if decision == "rejected":
+                    self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+                    self._finish("failed")
+                    return
+                if decision != "approved":
+                    self._set_state("waiting_approval")
+                    return
+            self._set_state(self._start_ready_jobs(stage, jobs, now))
             return
         self._finish("succeeded")
 
+    def _start_ready_jobs(self, stage, jobs, now):
+        """Queue the stage's jobs that may start; return the run's state.
+
+        Container tasks of a stage run side by side. Checklists and built-in actions run in
+        the order they are written, each after everything before it in the stage. Tasks
+        that need the maintenance window wait for it (or for a confirmed break-glass)."""
+        ready, earlier_open = self.env["release.job"], False
+        for job in jobs.sorted(lambda j: (j.sequence, j.id)):
+            ordered = job.mode != "run"
+            if job.state in DONE_STATES:
+                continue
+            if job.state != "pending" or (ordered and (earlier_open or ready)):
+                earlier_open = True
+                if ordered:
+                    break
+                continue
+            ready |= job
+            earlier_open = True
+            if ordered:
+                break
+        held = ready.filtered(lambda j: self._needs_window(stage, j))
+        if held:
+            is_open, when, why = self._window(stage, now)
+            if is_open or self.break_glass:
+                held = held.browse()
+            elif self.state != "waiting_window":
+                self.write({"window_opens_at": when, "window_reason": why})
+                self.message_post(
+                    body=self.env._(
+                        "%(stage)s waits for the maintenance window of %(env)s (%(why)s); it opens %(when)s.",
+                        stage=stage["name"],
+                        env=stage["environment"],
+                        why=why,
+                        when=fields.Datetime.to_string(when) + " UTC" if when else self.env._("never in sight"),
+                    )
+                )
+        (ready - held).write({"state": "queued"})
+        if ready and not held and self.state == "waiting_window":
+            how = self.env._("under break glass") if self.break_glass else self.env._("inside the maintenance window")
+            self.message_post(body=self.env._("Deploying %(stage)s %(how)s.", stage=stage["name"], how=how))
+            self.write({"window_opens_at": False, "window_reason": False})
+        states = set(jobs.mapped("state"))
+        if states & {"queued", "starting", "running"}:
+            return "running"
+        if held:
+            return "waiting_window"
+        return "waiting_checklist" if "waiting" in states else "running"
+
+    def _needs_window(self, stage, job):
+        if not stage.get("environment"):
+            return False
+        task = self._spec_task(job.task_key)
+        return task.get("window") or ((stage.get("approval") or {}).get("window") and job.mode != "checklist")
+
+    def _window(self, stage, now):
+        environment = self.env["release.environment"].search([("code", "=", stage["environment"])], limit=1)
+        return environment._window_state(now) if environment else (True, None, "")
+
+    def _settle_checklists(self):
+        """A waiting checklist job ends when its items are all done, or fails on a failed one."""
+        for job in self.job_ids.filtered(lambda j: j.state == "waiting" and j.mode == "checklist"):
+            items = self.checklist_item_ids.filtered(lambda i, j=job: i.job_id == j)
+            failed = items.filtered(lambda i: i.state == "failed")
+            if failed:
+                reason = "; ".join(f"{i.name}: {i.note} ({i.checked_by_id.name})" for i in failed)
+                job.write({"state": "failed", "exit_code": 1, "failure_reason": reason[:250], "finished_at": fields.Datetime.now()})
+            elif items and not items.filtered(lambda i: i.state == "todo"):
+                job.write({"state": "succeeded", "exit_code": 0, "finished_at": fields.Datetime.now()})
+
+    def _rollback_path(self, stage, jobs):
+        """A deployment stage that failed after changing its target must be rolled back."""
+        changed = jobs.filtered(lambda j: j.state == "succeeded" and j.mode != "checklist")
+        if not (stage.get("environment") and changed):
+            return
+        self.rollback_state = "required"
+        rollback = self._spec().get("rollback") or {}
+        body = self.env._(
+            "%(stage)s failed after %(jobs)s changed %(env)s: rollback required (%(strategy)s).",
+            stage=stage["name"],
+            jobs=", ".join(changed.mapped("name")),
+            env=stage["environment"],
+            strategy=rollback.get("strategy", "none"),
+        )
+        self.message_post(body=body)
+        for user in self.env.ref(RELEASE_MANAGER).users.filtered("active"):
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=self.env._("Roll back %(env)s", env=stage["environment"]),
+                note=body,
+                user_id=user.id,
+            )
+
     def _stage_decision(self, stage, jobs):
-        """pending, approved or rejected. Quorum, order and segregation of duties belong to the
-        approvals; here a manual stage waits for its approval request to be decided."""
-        approvals = self.approval_ids.filtered(lambda a: a.stage_id == jobs[:1].stage_id)
-        if not approvals:
-            self.env["release.approval"].create({"run_id": self.id, "stage_id": jobs[:1].stage_id.id})
-            self.message_post(body=self.env._("Stage %(stage)s waits for approval.", stage=stage["name"]))
+        """pending, approved or rejected: the stage's current approval request, asked for
+        when missing and asked for again when the artifact it was bound to changed."""
+        checksum = self._release_checksum()
+        approvals = self.approval_ids.filtered(lambda a: a.stage_key == stage["key"] and a.state != "void")
+        current = approvals.sorted("id")[-1:]
+        if current and current.artifact_sha256 != checksum:
+            current._void(
+                self.env._(
+                    "the artifact changed from %(old)s to %(new)s", old=(current.artifact_sha256 or "")[:12], new=checksum[:12]
+                )
+            )
+            current = approvals.browse()
+        if not current:
+            self.env["release.approval"]._request(self, stage, jobs[:1].stage_id, checksum)
             return "pending"
-        if approvals.filtered(lambda a: a.state == "rejected"):
-            return "rejected"
-        return "approved" if approvals.filtered(lambda a: a.state == "approved") else "pending"
+        return current.state
+
+    def _release_checksum(self):
+        """What approvals bind to: the deployable artifacts of the run, else its commit."""
+        artifacts = self.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS and a.sha256)
+        lines = sorted(f"{a.kind}:{a.name}:{a.sha256}" for a in artifacts) or [f"commit:{self.commit_sha}"]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    def _release_plan(self, stage_spec):
+        """The upgrade plan shown to approvers; deployers add it with the artifacts."""
+        plans = self.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS).mapped("plan")
+        return "\n".join(p for p in plans if p) or False
+
+    def _excluded_approvers(self, exclusions):
+        """Users who may not decide on this change, and why (segregation of duties)."""
+        Users = self.env["res.users"].with_context(active_test=False)
+        excluded, notes = Users, []
+        if "triggerer" in exclusions:
+            excluded |= self.triggered_by_id
+            notes.append(self.env._("%(user)s triggered the run", user=self.triggered_by_id.name))
+            if self.pusher:
+                pushers = Users.search(["|", ("login", "=ilike", self.pusher), ("email", "=ilike", self.pusher)])
+                excluded |= pushers
+                notes += [self.env._("%(user)s pushed it", user=u.name) for u in pushers]
+        if "author" in exclusions and self.repository_id and self.commit_sha:
+            try:
+                name, email = commit_author(self.repository_id.url, self.commit_sha, self.env["release.settings"]._mirrors_dir())
+            except GitSourceError as exc:
+                notes.append(self.env._("commit author unknown: %(error)s", error=exc))
+            else:
+                authors = Users.search(["|", ("email", "=ilike", email), ("login", "=ilike", email)]) if email else Users
+                excluded |= authors
+                notes.append(self.env._("%(name)s <%(email)s> authored the commit", name=name, email=email))
+        return excluded, "; ".join(notes)
+
+    def _last_environment(self):
+        """The environment of the last stage of this run that deployed successfully."""
+        for stage in reversed(self._spec().get("stages", [])):
+            jobs = self.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
+            if stage.get("environment") and jobs and self._stage_state(jobs) == "succeeded":
+                return self.env["release.environment"].search([("code", "=", stage["environment"])], limit=1)
+        return self.env["release.environment"]
 
     def _gate_result(self, stage, gate):
         if gate["type"] == "manual":
@@ -468,12 +643,16 @@ class ReleaseRun(models.Model):
         if outcome.passed:
             self.message_post(body=body)
         else:
-            self._notify_failure(self.env._("%(run)s: gate %(gate)s failed", run=self.display_name, gate=gate["name"]), body)
+            self._notify_failure(
+                self.env._("%(run)s: gate %(gate)s failed", run=self.display_name, gate=gate["name"]), body, stage=stage
+            )
         return record
 
-    def _notify_failure(self, subject, body):
+    def _notify_failure(self, subject, body, stage=None):
         """Tell the person who started the run and the groups the pipeline's failure
-        notification rules name (email channel), through their Odoo inbox or mail."""
+        notification rules name (email channel), through their Odoo inbox or mail; and queue
+        the pipeline's notifications of the failure: a stage on an environment failed a
+        validation, any other a build."""
         rules = self.pipeline_id.notification_ids.filtered(
             lambda r: r.channel_email and {e.strip() for e in (r.events or "").split(",")} & set(FAILURE_EVENTS)
         )
@@ -481,6 +660,13 @@ class ReleaseRun(models.Model):
         self.message_post(
             body=body, subject=subject, message_type="comment", subtype_xmlid="mail.mt_comment", partner_ids=partners.ids
         )
+        self._notify_event("validation_failed" if (stage or {}).get("environment") else "build_failed", subject, body)
+
+    def _notify_event(self, event, subject, body):
+        """Queue the pipeline's notifications (email, Slack) of ``event``; delivered by a cron,
+        so this never waits for nor fails on a mail server or a webhook."""
+        self.ensure_one()
+        return self.env["release.notification"]._enqueue(self, event, subject, body)
 
     def _baseline_run(self, baseline):
         """The run whose findings are old: by default the last success on the same branch."""

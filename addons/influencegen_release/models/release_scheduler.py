@@ -322,9 +322,7 @@ class ReleaseScheduler(models.AbstractModel):
             task = job._spec()
             job.write({"started_at": fields.Datetime.now(), "log_dir": self._log_dir(job)})
             if job.mode == "checklist":
-                items = "\n".join(f"[ ] {item}" for item in task["checklist"])
-                self._append_log(job, f"Waiting for these items to be confirmed:\n{items}\n")
-                job.state = "waiting"
+                self._open_checklist(job, task)
                 continue
             handler = getattr(self, "_action_" + task["uses"].replace(".", "_"), None)
             if handler is None:
@@ -337,6 +335,27 @@ class ReleaseScheduler(models.AbstractModel):
                 continue
             self._append_log(job, message + "\n")
             self._finish_job(job, "succeeded", exit_code=0)
+
+    def _open_checklist(self, job, task):
+        """People confirm the items (``release.checklist.item``); the run settles the job."""
+        roles = task.get("confirm_by") or []
+        self.env["release.checklist.item"].create(
+            [
+                {"job_id": job.id, "sequence": index, "name": item, "confirm_roles": ",".join(roles)}
+                for index, item in enumerate(task["checklist"], 1)
+            ]
+        )
+        items = "\n".join(f"[ ] {item}" for item in task["checklist"])
+        self._append_log(job, f"Waiting for {', '.join(roles)} to confirm:\n{items}\n")
+        job.state = "waiting"
+        groups = [self.env.ref(f"influencegen_release.group_release_{role}") for role in roles]
+        partners = self.env["res.users"].browse().union(*(g.users for g in groups)).partner_id
+        job.run_id.message_post(
+            body=self.env._("Checklist %(task)s waits for confirmation:\n%(items)s", task=job.name, items=items),
+            partner_ids=partners.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
 
     # -- built-in actions -------------------------------------------------------------------
     def _action_git_checkout(self, job, task):

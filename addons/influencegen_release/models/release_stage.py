@@ -36,6 +36,9 @@ class ReleaseStage(models.Model):
     approval_exclude_triggerer = fields.Boolean(string="Triggering user may not approve", tracking=True)
     approval_comment_required = fields.Boolean(string="Comment required", tracking=True)
     approval_window = fields.Boolean(string="Deploy inside the maintenance window", tracking=True)
+    approval_evidence = fields.Selection(
+        [("none", "None"), ("uat", "UAT session passed")], string="Evidence required", default="none", tracking=True
+    )
 
     _sql_constraints = [("key_unique", "unique(pipeline_id, key)", "A stage key is unique within its pipeline.")]
 

@@ -1,1 +1,2 @@
 from . import release_run_wizard
+from . import release_approval_decision

@@ -1,0 +1,317 @@
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from markupsafe import Markup
+
+from odoo import Command, api, fields, models
+from odoo.tools import html2plaintext, plaintext2html
+
+from ..engine.masking import Masker
+from ..engine.spec import CREDENTIAL_REF, NOTIFY_EVENTS
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_MINUTES = (1, 2, 4, 8, 16)  # wait after the 1st, 2nd... failed attempt
+BATCH_SIZE = 50  # notifications sent per cron run; the cron re-runs itself while more are due
+SLACK_TIMEOUT_S = 5
+DEPLOY_ACTIONS = frozenset({"odoo.deploy", "n8n.deploy", "image.deploy"})
+APPLY_ACTIONS = frozenset({"iac.apply"})
+PUSH_ACTIONS = frozenset({"image.push"})
+
+
+def resolve_reference(env, ref):
+    """The value a credential reference names: ``env:NAME`` (the Odoo server's environment),
+    ``file:/path`` (the file's content, stripped) or ``param:key`` (a system parameter).
+
+    Resolved when needed and never stored. Errors name the reference, never its value.
+    """
+    if not ref or not CREDENTIAL_REF.match(ref):
+        raise ValueError(env._("%(ref)s is not a reference (env:NAME, file:/path or param:key)", ref=ref or "''"))
+    kind, name = ref.split(":", 1)
+    if kind == "env":
+        value = os.environ.get(name)
+    elif kind == "file":
+        try:
+            with open(name, encoding="utf-8") as handle:
+                value = handle.read()
+        except OSError as exc:
+            raise ValueError(env._("%(ref)s cannot be read: %(error)s", ref=ref, error=exc.strerror)) from exc
+    else:
+        value = env["ir.config_parameter"].sudo().get_param(name)
+    value = (value or "").strip()
+    if not value:
+        raise ValueError(env._("%(ref)s is not set or empty", ref=ref))
+    return value
+
+
+class ReleaseNotification(models.Model):
+    """Outbox of pipeline notifications: queued by runs, delivered by a cron with retries.
+
+    Queuing only writes records, so a run never waits for (or fails because of) a mail
+    server or a Slack webhook. Webhook URLs are secrets: only their reference is stored.
+    """
+
+    _name = "release.notification"
+    _description = "Pipeline Notification (outbox)"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+    _rec_name = "subject"
+
+    run_id = fields.Many2one("release.run", required=True, readonly=True, ondelete="cascade", index=True)
+    pipeline_id = fields.Many2one("release.pipeline", required=True, readonly=True, ondelete="cascade", index=True)
+    event = fields.Selection(
+        [(event, event.replace("_", " ").capitalize()) for event in NOTIFY_EVENTS], required=True, readonly=True
+    )
+    channel = fields.Selection([("email", "Email"), ("slack", "Slack")], required=True, readonly=True)
+    subject = fields.Char(required=True, readonly=True)
+    body = fields.Text(readonly=True, help="Plain text.")
+    partner_ids = fields.Many2many("res.partner", string="Email recipients", readonly=True)
+    webhook_ref = fields.Char(
+        string="Slack webhook reference", readonly=True, help="env:NAME, file:/path or param:key; resolved when sending."
+    )
+    state = fields.Selection(
+        [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+        required=True,
+        default="pending",
+        readonly=True,
+        index=True,
+        tracking=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(string="Next attempt", readonly=True, default=fields.Datetime.now, index=True)
+    last_error = fields.Text(readonly=True)
+    sent_at = fields.Datetime(readonly=True)
+    mail_id = fields.Many2one("mail.mail", string="Email", readonly=True, ondelete="set null")
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_retry(self):
+        """Send again at once: a failed notification gets one more attempt."""
+        to_retry = self.filtered(lambda n: n.state != "sent")
+        to_retry.write({"state": "pending", "next_attempt_at": fields.Datetime.now()})
+        if to_retry:
+            self._wake_delivery()
+        return True
+
+    # -- queuing ------------------------------------------------------------------------------
+    @api.model
+    def _enqueue(self, run, event, subject, body):
+        """Queue one notification per channel of each rule of the run's pipeline that listens to
+        ``event``; note on the run what was queued and wake the delivery cron.
+
+        ``body`` is plain text (HTML, as Markup, is converted). Never raises into the caller
+        (a run's state machine): a problem is logged and nothing is queued.
+        """
+        try:
+            with self.env.cr.savepoint():
+                return self._enqueue_unsafe(run.sudo(), event, subject, body)
+        except Exception:  # notifications must never block a run
+            _logger.exception("run %s: notifications of %s not queued", run.id, event)
+            return self.sudo().browse()
+
+    def _enqueue_unsafe(self, run, event, subject, body):
+        outbox = self.sudo()
+        if event not in NOTIFY_EVENTS:
+            _logger.warning("run %s: unknown notification event %r ignored", run.id, event)
+            return outbox
+        rules = run.pipeline_id.notification_ids.filtered(
+            lambda r: event in {e.strip() for e in (r.events or "").split(",")}
+        )
+        if not rules:
+            return outbox
+        if isinstance(body, Markup):
+            body = html2plaintext(body)
+        body = f"{body or ''}\n\n{run._url()}".strip()
+        followers = run.pipeline_id.message_partner_ids
+        values = []
+        for rule in rules:
+            common = {
+                "run_id": run.id,
+                "pipeline_id": run.pipeline_id.id,
+                "event": event,
+                "subject": subject,
+                "body": body,
+            }
+            if rule.channel_email:
+                partners = (followers | rule.group_ids.users.filtered("active").partner_id).filtered("email")
+                values.append(dict(common, channel="email", partner_ids=[Command.set(partners.ids)]))
+            if rule.channel_slack:
+                values.append(dict(common, channel="slack", webhook_ref=rule.slack_webhook_ref or False))
+        notifications = outbox.create(values)
+        unaddressed = notifications.filtered(lambda n: n.channel == "email" and not n.partner_ids)
+        unaddressed.write({"state": "failed", "next_attempt_at": False, "last_error": self.env._("No recipient has an email address.")})
+        run.message_post(
+            body=self.env._(
+                "Notifications queued for %(event)s: %(channels)s.",
+                event=event,
+                channels=", ".join(n._describe() for n in notifications),
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        if notifications - unaddressed:
+            self._wake_delivery()
+        return notifications
+
+    @api.model
+    def _events_for_stage(self, stage_spec, outcome):
+        """Events a finished stage of a run's spec gives: ``outcome`` is 'succeeded' or 'failed'.
+
+        A stage with an environment deploys (odoo.deploy, n8n.deploy, image.deploy) or applies
+        (iac.apply, or any stage on an infrastructure environment); a failed stage without an
+        environment is a failed build; a failed stage on an environment that neither deploys nor
+        applies failed a validation. image.push also gives push_succeeded.
+        """
+        uses = {task.get("uses") for task in stage_spec.get("tasks", [])}
+        environment = stage_spec.get("environment")
+        succeeded = outcome == "succeeded"
+        events = []
+        if environment:
+            kind = self.env["release.environment"].sudo().search([("code", "=", environment)], limit=1).kind
+            if uses & APPLY_ACTIONS or (kind == "iac" and not uses & DEPLOY_ACTIONS):
+                events.append("apply_succeeded" if succeeded else "apply_failed")
+            elif uses & DEPLOY_ACTIONS:
+                events.append("deploy_succeeded" if succeeded else "deploy_failed")
+            elif not succeeded:
+                events.append("validation_failed")
+        elif not succeeded:
+            events.append("build_failed")
+        if succeeded and uses & PUSH_ACTIONS:
+            events.append("push_succeeded")
+        return events
+
+    # -- delivery -----------------------------------------------------------------------------
+    @api.model
+    def _cron_deliver(self, limit=BATCH_SIZE):
+        """Send the due notifications; one that fails is rescheduled, the others go on."""
+        self.env.cr.execute(
+            """
+            SELECT id FROM release_notification
+             WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+             ORDER BY next_attempt_at NULLS FIRST, id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            (fields.Datetime.now(), limit + 1),
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        batch = self.sudo().browse(ids[:limit])
+        for notification in batch:
+            notification._deliver()
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=max(len(ids) - limit, 0))
+        return batch
+
+    def _deliver(self):
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                error = self._send_email() if self.channel == "email" else self._send_slack()
+        except Exception as exc:  # a sending failure is data: retried, never raised into a run
+            error = f"{type(exc).__name__}: {exc}"
+        if error:
+            _logger.warning("notification %s (%s) not delivered: %s", self.id, self.channel, error)
+        self._record_attempt(error)
+
+    def _send_email(self):
+        """Send through Odoo's mail servers; the error, or None once sent."""
+        mail = self.mail_id
+        if not mail:
+            mail = self.env["mail.mail"].sudo().create(
+                {
+                    "model": "release.run",
+                    "res_id": self.run_id.id,
+                    "message_type": "email_outgoing",
+                    "subject": self.subject,
+                    "body_html": plaintext2html(self.body or ""),
+                    "email_from": self._email_from(),
+                    "email_to": ", ".join(self.partner_ids.mapped("email_formatted")),
+                    "auto_delete": False,
+                }
+            )
+            self.mail_id = mail
+        elif mail.state != "outgoing":
+            mail.mark_outgoing()
+        mail.send(raise_exception=False)
+        if mail.state == "sent":
+            return None
+        return mail.failure_reason or self.env._("The email was not sent (state %(state)s).", state=mail.state)
+
+    def _email_from(self):
+        return (
+            self.env["ir.mail_server"]._get_default_from_address()
+            or self.env.company.partner_id.email_formatted
+            or self.env.user.email_formatted
+        )
+
+    def _send_slack(self):
+        """POST {"text": ...} to the incoming webhook; the error (never the URL), or None."""
+        try:
+            url = resolve_reference(self.env, self.webhook_ref)
+        except ValueError as exc:
+            return str(exc)
+        masker = Masker([url, urlsplit(url).path])
+        if urlsplit(url).scheme not in ("http", "https"):
+            return self.env._("%(ref)s does not hold an http(s) URL.", ref=self.webhook_ref)
+        request = urllib.request.Request(
+            url,
+            data=json.dumps({"text": self._slack_text()}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        # Direct connection: a proxy from the server's environment must not see the webhook.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=SLACK_TIMEOUT_S) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            return masker.mask(self.env._("Slack webhook answered HTTP %(code)s.", code=exc.code))
+        except Exception as exc:  # unreachable, timeout, malformed URL: retried later
+            reason = getattr(exc, "reason", exc)
+            return masker.mask(self.env._("Slack webhook not reached: %(reason)s", reason=reason))
+        if not 200 <= status < 300:
+            return self.env._("Slack webhook answered HTTP %(code)s.", code=status)
+        return None
+
+    def _slack_text(self):
+        # Slack reads &, < and > as markup: escaped, the text arrives as written.
+        def escape(text):
+            return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+        return f"*{escape(self.subject)}*\n{escape(self.body)}"
+
+    def _record_attempt(self, error):
+        now = fields.Datetime.now()
+        attempts = self.attempts + 1
+        if not error:
+            self.write({"state": "sent", "attempts": attempts, "sent_at": now, "last_error": False, "next_attempt_at": False})
+        elif attempts >= MAX_ATTEMPTS:
+            self.write({"state": "failed", "attempts": attempts, "last_error": error, "next_attempt_at": False})
+            self.run_id.sudo().message_post(
+                body=self.env._(
+                    "Notification %(what)s for %(event)s failed after %(attempts)s attempts: %(error)s",
+                    what=self._describe(),
+                    event=self.event,
+                    attempts=attempts,
+                    error=error,
+                ),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+        else:
+            delay = BACKOFF_MINUTES[min(attempts, len(BACKOFF_MINUTES)) - 1]
+            self.write({"attempts": attempts, "last_error": error, "next_attempt_at": now + timedelta(minutes=delay)})
+
+    def _describe(self):
+        self.ensure_one()
+        if self.channel == "email":
+            return self.env._("email to %(who)s", who=", ".join(self.partner_ids.mapped("name")) or "-")
+        return self.env._("Slack (%(ref)s)", ref=self.webhook_ref or "-")
+
+    def _wake_delivery(self):
+        # Waking the cron is the system's job whoever queues: it only creates a trigger row.
+        self.env.ref("influencegen_release.ir_cron_release_notification").sudo()._trigger()

@@ -1,0 +1,21 @@
+from odoo import fields, models
+
+from ..engine.approvals import DECISIONS
+
+
+class ReleaseApprovalDecision(models.TransientModel):
+    """The Approve / Reject dialog: the comment is asked for here, the rules are the request's."""
+
+    _name = "release.approval.decision"
+    _description = "Approve or reject a release"
+
+    approval_id = fields.Many2one("release.approval", required=True, ondelete="cascade")
+    decision = fields.Selection([(d, d.capitalize()) for d in DECISIONS], required=True)
+    summary = fields.Html(related="approval_id.summary")
+    evidence_required = fields.Boolean(related="approval_id.evidence_required")
+    comment = fields.Text()
+
+    def action_confirm(self):
+        self.ensure_one()
+        self.approval_id._decide(self.decision, self.comment or "")
+        return {"type": "ir.actions.act_window_close"}
