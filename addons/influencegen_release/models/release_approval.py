@@ -16,6 +16,7 @@ APPROVAL_STATES = [
 ]
 ROLE_GROUP = "influencegen_release.group_release_%s"
 ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
+ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
 
 
 class ReleaseApproval(models.Model):
@@ -164,8 +165,7 @@ class ReleaseApproval(models.Model):
         self.message_post(body=vote._label(), message_type="comment", subtype_xmlid="mail.mt_note")
         if self.state != "pending":
             self._on_decided()
-        else:
-            self._sync_activities()
+        # Asking the next approvers (activities subscribe them) is the scheduler's job.
         self.run_id._wake_scheduler()
         return vote
 
@@ -283,7 +283,7 @@ class ReleaseApproval(models.Model):
                 group = self.env.ref(ROLE_GROUP % policy.get("escalate_to", "release_manager"))
                 for user in group.users.filtered("active"):
                     approval.activity_schedule(
-                        ACTIVITY_TYPE,
+                        ESCALATION_TYPE,
                         date_deadline=fields.Date.to_date(now),
                         summary=self.env._("Overdue: %(name)s", name=approval.display_name),
                         note=approval.summary,

@@ -189,6 +189,7 @@ class ReleaseNotification(models.Model):
     @api.model
     def _cron_deliver(self, limit=BATCH_SIZE):
         """Send the due notifications; one that fails is rescheduled, the others go on."""
+        self.flush_model(["state", "next_attempt_at"])
         self.env.cr.execute(
             """
             SELECT id FROM release_notification

@@ -549,6 +549,8 @@ class ReleaseRun(models.Model):
         if not current:
             self.env["release.approval"]._request(self, stage, jobs[:1].stage_id, checksum)
             return "pending"
+        if current.state == "pending":
+            current._sync_activities()
         return current.state
 
     def _release_checksum(self):

@@ -4,3 +4,5 @@ from . import test_access_rights
 from . import test_ui
 from . import test_scheduler
 from . import test_recovery
+from . import test_notifications
+from . import test_approvals

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
+from odoo.tests.common import new_test_user
 
 from .scheduler_common import SchedulerCase
 
@@ -63,7 +64,10 @@ class TestScheduler(SchedulerCase):
         self.assertEqual(self.job(run, "checkout").state, "succeeded")
         self.assertFalse(self.containers(run), "finished containers are removed once their exit code is read")
 
-        run.approval_ids.state = "approved"
+        manager = new_test_user(
+            self.env, "s_manager", groups="base.group_user,influencegen_release.group_release_release_manager"
+        )
+        self.env["release.approval"].with_user(manager).api_decide(run.approval_ids.id, "approve", "")
         self.tick_until(lambda: run.state == "succeeded")
         self.assertEqual(self.job(run, "deploy").log_tail, "deployed")
         self.assertTrue(run.finished_at)
