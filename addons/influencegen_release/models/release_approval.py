@@ -139,35 +139,16 @@ class ReleaseApproval(models.Model):
     def _decide(self, decision, comment):
         """Record the current user's vote; the request's state follows from the votes."""
         self.ensure_one()
-        # Serialise deciders: the second of two simultaneous votes waits for the first and is
-        # then retried by Odoo (serialization failure), so it counts against the new state.
-        self.env.cr.execute("UPDATE release_approval SET write_date = now() at time zone 'UTC' WHERE id = %s", [self.id])
-        self.invalidate_recordset()
-        refusal = self._refusal(self.env.user, decision, comment)
-        if refusal:
-            error, message = refusal
-            raise error(message)
-        role = policy_engine.assign_role(
-            self._policy(), self._votes(), self.env.user.id, self._user_roles(self.env.user), decision
-        )
-        vote = self.env["release.approval.vote"].create(
-            {
-                "approval_id": self.id,
-                "decision": decision,
-                "comment": comment,
-                "role": role,
-                "group_id": self.env.ref(ROLE_GROUP % role).id,
-                "artifact_sha256": self.artifact_sha256,
-                "uat_session_id": self._evidence().id if decision == policy_engine.APPROVE else False,
-            }
-        )
-        self._close_activities(self.activity_ids.filtered(lambda a: a.user_id == self.env.user), vote._label())
+        return self.env["release.approval.vote"].create({"approval_id": self.id, "decision": decision, "comment": comment})
+
+    def _record_vote(self, vote):
+        """After a vote: close the voter's activity, log it, and settle a decided request.
+        Asking the next approvers (activities subscribe them) is the scheduler's job."""
+        self._close_activities(self.activity_ids.filtered(lambda a: a.user_id == vote.user_id), vote._label())
         self.message_post(body=vote._label(), message_type="comment", subtype_xmlid="mail.mt_note")
         if self.state != "pending":
             self._on_decided()
-        # Asking the next approvers (activities subscribe them) is the scheduler's job.
         self.run_id._wake_scheduler()
-        return vote
 
     def _refusal(self, user, decision, comment=None):
         """``(exception class, message)`` when ``user`` may not cast ``decision`` now, else None.

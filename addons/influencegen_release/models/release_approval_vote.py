@@ -1,7 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine.approvals import DECISIONS
+from ..engine.approvals import APPROVE, DECISIONS, assign_role
+
+ROLE_GROUP = "influencegen_release.group_release_%s"
 
 
 class ReleaseApprovalVote(models.Model):
@@ -28,10 +30,44 @@ class ReleaseApprovalVote(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """Every path (button, api_decide, a raw RPC create) passes the request's rules: the
+        voter is the current user, and role, checksum and evidence are filled in here."""
+        Approval = self.env["release.approval"]
+        votes = self.browse()
         for vals in vals_list:
-            if vals.get("user_id", self.env.uid) != self.env.uid and not self.env.su:
+            if vals.get("user_id", self.env.uid) != self.env.uid:
                 raise AccessError(self.env._("A decision is recorded in the name of the person who takes it."))
-        return super().create(vals_list)
+            approval = Approval.browse(vals.get("approval_id")).exists()
+            if not approval:
+                raise UserError(self.env._("A decision needs an existing approval request."))
+            # Serialise deciders: the second of two simultaneous votes waits for the first and
+            # is then retried by Odoo (serialization failure), so it counts against the new state.
+            self.env.cr.execute(
+                "UPDATE release_approval SET write_date = now() at time zone 'UTC' WHERE id = %s", [approval.id]
+            )
+            approval.invalidate_recordset()
+            decision, comment = vals.get("decision"), vals.get("comment") or ""
+            refusal = approval._refusal(self.env.user, decision, comment)
+            if refusal:
+                raise refusal[0](refusal[1])
+            role = assign_role(approval._policy(), approval._votes(), self.env.uid, approval._user_roles(self.env.user), decision)
+            vote = super().create(
+                [
+                    {
+                        "approval_id": approval.id,
+                        "user_id": self.env.uid,
+                        "decision": decision,
+                        "comment": comment,
+                        "role": role,
+                        "group_id": self.env.ref(ROLE_GROUP % role).id,
+                        "artifact_sha256": approval.artifact_sha256,
+                        "uat_session_id": approval._evidence().id if decision == APPROVE else False,
+                    }
+                ]
+            )
+            approval._record_vote(vote)
+            votes |= vote
+        return votes
 
     def write(self, vals):
         raise UserError(self.env._("A decision is evidence: it cannot be changed."))

@@ -190,6 +190,11 @@ class TestApprovals(SchedulerCase):
             self.decide(self.cab_dev, go, "approve", "my own change looks fine")
         with self.assertRaisesRegex(AccessError, "Segregation of duties"):
             self.decide(self.cab_author, go, "approve", "I wrote it, ship it")
+        with self.assertRaisesRegex(AccessError, "Segregation of duties"):
+            # A raw create over RPC passes the same rules; the role it claims is ignored.
+            self.env["release.approval.vote"].with_user(self.cab_dev).create(
+                {"approval_id": go.id, "decision": "approve", "comment": "raw", "role": "cab_member"}
+            )
         with self.assertRaisesRegex(UserError, "comment is required"):
             self.decide(self.cab1, go, "approve")
         self.assertEqual(self.decide(self.cab1, go, "approve", "Go")["awaiting"], "cab_member 1/2")
