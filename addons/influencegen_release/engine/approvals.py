@@ -52,7 +52,7 @@ def assign_role(policy, votes, user, user_roles, decision=APPROVE):
     rule_roles = [r["group"] for r in policy["rules"]]
     held = [role for role in rule_roles if role in user_roles]
     if not held:
-        raise PolicyError("you are not among the approvers of this request (%s)" % ", ".join(rule_roles))
+        raise PolicyError(f"you are not among the approvers of this request ({', '.join(rule_roles)})")
     if decision == REJECT and policy.get("reject_on_any", True):
         return held[0]
     waiting = open_roles(policy, votes)

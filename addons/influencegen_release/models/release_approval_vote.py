@@ -70,7 +70,9 @@ class ReleaseApprovalVote(models.Model):
         return votes
 
     def write(self, vals):
-        raise UserError(self.env._("A decision is evidence: it cannot be changed."))
+        if self:
+            raise UserError(self.env._("A decision is evidence: it cannot be changed."))
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):

@@ -1,0 +1,90 @@
+"""Human decisions through a real server: two CAB members approving at the same moment."""
+
+import os
+import threading
+
+from .harness import Api, init_repository
+
+PIPELINE = """\
+version: 1
+pipeline:
+  code: PL-IT-CAB
+  name: Go/No-Go race
+  kind: odoo
+  triggers:
+    - {event: push, branches: ['main']}
+  defaults: {image: %s, timeout: 60, memory: 128m, cpus: 0.5}
+  stages:
+    - name: Build
+      tasks:
+        - {name: Build, key: build, run: 'echo built'}
+    - name: Production
+      key: prod
+      trigger: manual
+      tasks:
+        - {name: Deploy, key: deploy, run: 'echo deployed'}
+      approval:
+        rules: [{group: cab_member, quorum: 2}]
+      gates: [{name: Go/No-Go, type: manual}]
+"""
+
+
+def make_user(api, login, role):
+    [group] = api("ir.model.data", "search_read", [("module", "=", "influencegen_release"), ("name", "=", f"group_release_{role}")], ["res_id"])
+    [base] = api("ir.model.data", "search_read", [("module", "=", "base"), ("name", "=", "group_user")], ["res_id"])
+    api(
+        "res.users",
+        "create",
+        {"name": login, "login": login, "password": f"{login}-pw", "email": f"{login}@example.org", "groups_id": [(6, 0, [base["res_id"], group["res_id"]])]},
+    )
+    return Api(login, f"{login}-pw")
+
+
+def test_two_cab_members_deciding_at_the_same_moment_give_one_outcome(server, workdir):
+    origin = init_repository(os.path.join(workdir, "cab-origin"))
+    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(PIPELINE % os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm"))
+    origin.index.add([path])
+    sha = origin.index.commit("cab pipeline").hexsha
+    api = Api()
+    repo_id = api("release.repository", "create", {"name": "it-cab", "url": origin.working_tree_dir})
+    api("release.repository", "action_load_pipeline_file", [repo_id])
+    members = [make_user(api, login, "cab_member") for login in ("it_cab1", "it_cab2")]
+    outsider = make_user(api, "it_dev", "developer")
+
+    [summary] = api("release.run", "api_trigger", {"repository": "it-cab", "ref": "refs/heads/main", "after": sha, "pusher": "dev"})["runs"]
+    status = api.wait_run(summary["id"], states=("waiting_approval",), timeout=60)
+    [request] = status["approvals"]
+    assert request["state"] == "pending"
+    try:
+        outsider("release.approval", "api_decide", request["id"], "approve", "let me")
+        raise AssertionError("a developer outside the CAB could approve")
+    except Exception as exc:  # the server's AccessError, marshalled as an XML-RPC fault
+        assert "AccessError" in str(exc) or "not allowed" in str(exc) or "not among the approvers" in str(exc), exc
+
+    barrier, results, errors = threading.Barrier(2), {}, []
+
+    def decide(member):
+        barrier.wait()
+        try:
+            results[member.uid] = member("release.approval", "api_decide", request["id"], "approve", "Go")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decide, args=(member,)) for member in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    # One call saw the first vote, the other the second: no lost vote, one decision.
+    assert sorted(r["state"] for r in results.values()) == ["approved", "pending"], results
+    [approval] = api("release.approval", "read", [request["id"]], ["state", "vote_ids"])
+    assert approval["state"] == "approved" and len(approval["vote_ids"]) == 2
+
+    final = api.wait_run(summary["id"], timeout=60)
+    assert final["state"] == "succeeded", final
+    deploy_jobs = api("release.job", "search_read", [("run_id", "=", summary["id"]), ("task_key", "=", "deploy")], ["state", "attempt"])
+    assert deploy_jobs == [{"id": deploy_jobs[0]["id"], "state": "succeeded", "attempt": 1}]
+    assert api("release.job", "api_log", [deploy_jobs[0]["id"]], tail=10)["text"] == "deployed"
