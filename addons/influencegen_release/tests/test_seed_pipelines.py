@@ -78,7 +78,7 @@ class TestSeedPipelines(ReleaseCase):
     def test_tasks_carry_their_tools_limits_and_reports(self):
         pipeline = self.pipeline("PL-ODOO-MOD")
         tasks = {t.key: t for t in pipeline.stage_ids.task_ids}
-        self.assertEqual(len(tasks), 20)
+        self.assertEqual(len(tasks), 21)
         sast = tasks["sast"]
         self.assertEqual((sast.mode, sast.tool, sast.network), ("run", "Bandit", "none"))
         self.assertEqual(sast.reports, "bandit-json: reports/bandit.json")
@@ -89,6 +89,10 @@ class TestSeedPipelines(ReleaseCase):
         self.assertEqual(tasks["odoo_tests"].timeout, 2700)
         self.assertEqual(tasks["prod_deploy"].action, "odoo.deploy")
         self.assertTrue(tasks["prod_deploy"].window)
+        self.assertEqual(tasks["prod_postvalid"].mode, "checklist")
+        self.assertEqual(len(tasks["prod_postvalid"].checklist.splitlines()), 3)
+        staging = pipeline.stage_ids.filtered(lambda s: s.key == "deploy_staging")
+        self.assertEqual(staging.approval_evidence, "uat")
 
     def test_other_pipelines_gates_and_approvers(self):
         role = lambda name: self.env.ref(f"influencegen_release.group_release_{name}")  # noqa: E731
