@@ -23,6 +23,8 @@ SLACK_TIMEOUT_S = 5
 DEPLOY_ACTIONS = frozenset({"odoo.deploy", "n8n.deploy", "image.deploy"})
 APPLY_ACTIONS = frozenset({"iac.apply"})
 PUSH_ACTIONS = frozenset({"image.push"})
+PLAN_REPORTS = frozenset({"terraform-plan-json"})
+PLAN_LINES = 50  # changes listed in a plan_ready message
 
 
 def resolve_reference(env, ref):
@@ -88,6 +90,9 @@ class ReleaseNotification(models.Model):
     last_error = fields.Text(readonly=True)
     sent_at = fields.Datetime(readonly=True)
     mail_id = fields.Many2one("mail.mail", string="Email", readonly=True, ondelete="set null")
+    stage_key = fields.Char(
+        readonly=True, index=True, help="The stage whose outcome this notifies: each event once per run and stage."
+    )
 
     # -- actions ------------------------------------------------------------------------------
     def action_retry(self):
@@ -100,30 +105,31 @@ class ReleaseNotification(models.Model):
 
     # -- queuing ------------------------------------------------------------------------------
     @api.model
-    def _enqueue(self, run, event, subject, body):
+    def _enqueue(self, run, event, subject, body, stage_key=False):
         """Queue one notification per channel of each rule of the run's pipeline that listens to
-        ``event``; note on the run what was queued and wake the delivery cron.
+        ``event``; note on the run what was queued and wake the delivery cron. With
+        ``stage_key``, an event already queued for that stage of the run is not queued again.
 
         ``body`` is plain text (HTML, as Markup, is converted). Never raises into the caller
         (a run's state machine): a problem is logged and nothing is queued.
         """
         try:
             with self.env.cr.savepoint():
-                return self._enqueue_unsafe(run.sudo(), event, subject, body)
+                return self._enqueue_unsafe(run.sudo(), event, subject, body, stage_key)
         except Exception:  # notifications must never block a run
             _logger.exception("run %s: notifications of %s not queued", run.id, event)
             return self.sudo().browse()
 
-    def _enqueue_unsafe(self, run, event, subject, body):
+    def _enqueue_unsafe(self, run, event, subject, body, stage_key):
         outbox = self.sudo()
         if event not in NOTIFY_EVENTS:
             _logger.warning("run %s: unknown notification event %r ignored", run.id, event)
             return outbox
-        rules = run.pipeline_id.notification_ids.filtered(
-            lambda r: event in {e.strip() for e in (r.events or "").split(",")}
-        )
+        rules = self._rules_for(run, event, stage_key)
         if not rules:
             return outbox
+        if callable(body):
+            body = body()
         if isinstance(body, Markup):
             body = html2plaintext(body)
         body = f"{body or ''}\n\n{run._url()}".strip()
@@ -136,6 +142,7 @@ class ReleaseNotification(models.Model):
                 "event": event,
                 "subject": subject,
                 "body": body,
+                "stage_key": stage_key or False,
             }
             if rule.channel_email:
                 partners = (followers | rule.group_ids.users.filtered("active").partner_id).filtered("email")
@@ -158,6 +165,78 @@ class ReleaseNotification(models.Model):
             self._wake_delivery()
         return notifications
 
+    def _rules_for(self, run, event, stage_key=False):
+        """The run's pipeline rules listening to ``event``; none when this stage already notified it."""
+        rules = run.pipeline_id.notification_ids.filtered(
+            lambda r: event in {e.strip() for e in (r.events or "").split(",")}
+        )
+        if rules and stage_key:
+            done = self.sudo().search_count(
+                [("run_id", "=", run.id), ("event", "=", event), ("stage_key", "=", stage_key)], limit=1
+            )
+            return rules.browse() if done else rules
+        return rules
+
+    @api.model
+    def _notify_stage(self, run, stage_spec, outcome):
+        """Queue what a finished stage of the run's spec (``outcome``: 'succeeded' or 'failed')
+        tells the pipeline's rules. Safe to call on every tick: each event once per stage."""
+        notifications = self.sudo().browse()
+        run = run.sudo()
+        for event in self._events_for_stage(stage_spec, outcome):
+            subject = self.env._(
+                "%(run)s: %(stage)s: %(event)s",
+                run=run.display_name,
+                stage=stage_spec.get("name"),
+                event=dict(self._fields["event"]._description_selection(self.env)).get(event, event),
+            )
+            notifications |= self._enqueue(
+                run, event, subject, lambda e=event: self._stage_body(run, stage_spec, outcome, e), stage_spec.get("key")
+            )
+        return notifications
+
+    @api.model
+    def _notify_run(self, run):
+        """Queue run_succeeded or run_failed for a finished run."""
+        if run.state not in ("succeeded", "failed"):
+            return self.sudo().browse()
+        subject = self.env._("%(run)s %(state)s", run=run.display_name, state=run.state)
+        return self._enqueue(run, f"run_{run.state}", subject, lambda: self._run_body(run))
+
+    def _run_body(self, run):
+        lines = [self._run_line(run)]
+        for stage in run._spec().get("stages", []):
+            jobs = run.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
+            lines.append(f"- {stage['name']}: {run._stage_state(jobs)}")
+        return "\n".join(lines)
+
+    def _stage_body(self, run, stage_spec, outcome, event):
+        lines = [self._run_line(run)]
+        if stage_spec.get("environment"):
+            lines.append(self.env._("Environment: %(environment)s", environment=stage_spec["environment"]))
+        lines.append(self.env._("Stage %(stage)s %(outcome)s.", stage=stage_spec.get("name"), outcome=outcome))
+        jobs = run.job_ids.filtered(lambda j: j.stage_key == stage_spec.get("key"))
+        for job in jobs.filtered(lambda j: j.state == "failed"):
+            reason = job.failure_reason or self.env._("exit code %(code)s", code=job.exit_code)
+            lines.append(f"- {job.name}: {reason}")
+        if event == "plan_ready":
+            changes = jobs.finding_ids.filtered(lambda f: f.tool == "terraform")
+            counts = {rule: len(changes.filtered(lambda f, r=rule: f.rule == r)) for rule in ("create", "update", "destroy")}
+            lines.append(self.env._("Plan: %(create)s to create, %(update)s to update, %(destroy)s to destroy.", **counts))
+            lines += [f"- {change.message}" for change in changes[:PLAN_LINES]]
+            if len(changes) > PLAN_LINES:
+                lines.append(self.env._("... and %(count)s more.", count=len(changes) - PLAN_LINES))
+        return "\n".join(lines)
+
+    def _run_line(self, run):
+        return self.env._(
+            "%(pipeline)s on %(ref)s at %(sha)s, pushed by %(who)s.",
+            pipeline=run.pipeline_id.display_name,
+            ref=run.ref,
+            sha=(run.commit_sha or "")[:12] or "-",
+            who=run.pusher or run.triggered_by_id.name,
+        )
+
     @api.model
     def _events_for_stage(self, stage_spec, outcome):
         """Events a finished stage of a run's spec gives: ``outcome`` is 'succeeded' or 'failed'.
@@ -165,14 +244,17 @@ class ReleaseNotification(models.Model):
         A stage with an environment deploys (odoo.deploy, n8n.deploy, image.deploy) or applies
         (iac.apply, or any stage on an infrastructure environment); a failed stage without an
         environment is a failed build; a failed stage on an environment that neither deploys nor
-        applies failed a validation. image.push also gives push_succeeded.
+        applies failed a validation. image.push also gives push_succeeded, a Terraform plan
+        report plan_ready.
         """
         uses = {task.get("uses") for task in stage_spec.get("tasks", [])}
+        reports = {report.get("format") for task in stage_spec.get("tasks", []) for report in task.get("reports") or []}
         environment = stage_spec.get("environment")
         succeeded = outcome == "succeeded"
         events = []
         if environment:
-            kind = self.env["release.environment"].sudo().search([("code", "=", environment)], limit=1).kind
+            Environment = self.env["release.environment"].sudo().with_context(active_test=False)
+            kind = Environment.search([("code", "=", environment)], limit=1).kind
             if uses & APPLY_ACTIONS or (kind == "iac" and not uses & DEPLOY_ACTIONS):
                 events.append("apply_succeeded" if succeeded else "apply_failed")
             elif uses & DEPLOY_ACTIONS:
@@ -183,6 +265,8 @@ class ReleaseNotification(models.Model):
             events.append("build_failed")
         if succeeded and uses & PUSH_ACTIONS:
             events.append("push_succeeded")
+        if succeeded and reports & PLAN_REPORTS:
+            events.append("plan_ready")
         return events
 
     # -- delivery -----------------------------------------------------------------------------
@@ -258,15 +342,15 @@ class ReleaseNotification(models.Model):
         masker = Masker([url, urlsplit(url).path])
         if urlsplit(url).scheme not in ("http", "https"):
             return self.env._("%(ref)s does not hold an http(s) URL.", ref=self.webhook_ref)
-        request = urllib.request.Request(
-            url,
-            data=json.dumps({"text": self._slack_text()}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         # Direct connection: a proxy from the server's environment must not see the webhook.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
+            request = urllib.request.Request(
+                url,
+                data=json.dumps({"text": self._slack_text()}).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
             with opener.open(request, timeout=SLACK_TIMEOUT_S) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:

@@ -34,7 +34,7 @@ pipeline:
       channels: [email, slack]
       groups: [qa_lead]
       slack_webhook: param:influencegen_release.test_slack_webhook
-    - events: [deploy_succeeded]
+    - events: [deploy_succeeded, plan_ready, run_failed]
       channels: [email]
       groups: [cab_member]
 """
@@ -90,7 +90,14 @@ class TestNotifications(ReleaseCase):
         cls.silent = cls.env["res.partner"].create({"name": "No email follower"})
         cls.pipeline_rec = cls.Loader._load_text(PIPELINE, "PL-NOTIFY.yml")
         cls.pipeline_rec.message_subscribe(partner_ids=(cls.watcher | cls.silent).ids)
-        cls.run_rec = cls.env["release.run"].create({"pipeline_id": cls.pipeline_rec.id, "ref": "refs/heads/main"})
+        cls.run_rec = cls.env["release.run"].create(
+            {
+                "pipeline_id": cls.pipeline_rec.id,
+                "ref": "refs/heads/main",
+                "commit_sha": "a" * 40,
+                "params_json": json.dumps({"spec": cls.pipeline_rec._spec()}),
+            }
+        )
         cls.Outbox = cls.env["release.notification"]
         cls.cron = cls.env.ref("influencegen_release.ir_cron_release_notification")
 
@@ -244,6 +251,57 @@ class TestNotifications(ReleaseCase):
         self.assertIn("does not hold an http(s) URL", slack.last_error)
         self.assertNotIn("/etc/passwd", slack.last_error)
 
+    def test_a_stage_notifies_each_event_once(self):
+        deploy = {"key": "build", "name": "Deploy", "environment": "odoo-dev", "tasks": [{"uses": "odoo.deploy"}]}
+        first = self.Outbox._notify_stage(self.run_rec, deploy, "succeeded")
+        self.assertEqual((first.event, first.channel, first.stage_key), ("deploy_succeeded", "email", "build"))
+        self.assertIn("Deploy succeeded", first.subject)
+        self.assertIn("Environment: odoo-dev", first.body)
+        # The scheduler sees a succeeded stage on every tick: nothing more is queued.
+        self.assertFalse(self.Outbox._notify_stage(self.run_rec, deploy, "succeeded"))
+        self.assertEqual(self.Outbox.search_count([("run_id", "=", self.run_rec.id)]), 1)
+        # A stage event no rule listens to queues nothing.
+        self.assertFalse(self.Outbox._notify_stage(self.run_rec, deploy, "failed"))
+
+    def test_plan_ready_lists_the_changes(self):
+        stage = self.pipeline_rec.stage_ids[:1]
+        job = self.env["release.job"].create(
+            {
+                "run_id": self.run_rec.id,
+                "stage_id": stage.id,
+                "stage_key": stage.key,
+                "task_id": stage.task_ids[:1].id,
+                "task_key": "build",
+                "name": "Terraform plan",
+                "state": "succeeded",
+            }
+        )
+        self.env["release.finding"].create(
+            [
+                {"job_id": job.id, "tool": "terraform", "rule": rule, "severity": severity, "file": address,
+                 "message": f"{address} will be {verb}", "fingerprint": address}
+                for rule, severity, address, verb in (
+                    ("create", "info", "aws_s3_bucket.logs", "created"),
+                    ("destroy", "high", "aws_instance.old", "destroyed"),
+                )
+            ]
+        )
+        spec = {"key": stage.key, "name": "Plan", "environment": False,
+                "tasks": [{"uses": None, "reports": [{"format": "terraform-plan-json", "path": "plan.json"}]}]}
+        plan = self.Outbox._notify_stage(self.run_rec, spec, "succeeded")
+        self.assertEqual(plan.event, "plan_ready")
+        self.assertIn("Plan: 1 to create, 0 to update, 1 to destroy.", plan.body)
+        self.assertIn("- aws_instance.old will be destroyed", plan.body)
+
+    def test_a_finished_run_notifies_its_outcome(self):
+        self.assertFalse(self.Outbox._notify_run(self.run_rec), "a queued run has no outcome yet")
+        self.run_rec.state = "failed"
+        [notification] = self.Outbox._notify_run(self.run_rec)
+        self.assertEqual((notification.event, notification.channel), ("run_failed", "email"))
+        self.assertIn("failed", notification.subject)
+        self.assertIn("- Build: skipped", notification.body, "no job")
+        self.assertIn("at aaaaaaaaaaaa", notification.body)
+
     def test_stage_events(self):
         events = self.Outbox._events_for_stage
 
@@ -262,6 +320,9 @@ class TestNotifications(ReleaseCase):
         self.assertEqual(
             events(stage("container-registry", "image.tag", "image.push"), "succeeded"), ["push_succeeded"]
         )
+        plan = {"key": "plan", "environment": False, "tasks": [{"uses": None, "reports": [{"format": "terraform-plan-json"}]}]}
+        self.assertEqual(events(plan, "succeeded"), ["plan_ready"])
+        self.assertEqual(events(plan, "failed"), ["build_failed"])
 
     def test_access(self):
         notifications = self.queue()

@@ -60,7 +60,7 @@ class TestSeedPipelines(ReleaseCase):
         self.assertEqual(production.environment_id.code, "odoo-prod")
         self.assertEqual(production.environment_id.calendar_id.name, "Production maintenance window")
         checklist = production.task_ids.filtered(lambda t: t.mode == "checklist")
-        self.assertEqual(checklist.requirements, "REQ-CO-PREP")
+        self.assertEqual(checklist.mapped("requirements"), ["REQ-CO-PREP", "REQ-CO-POSTVALID"])
         self.assertIn("REQ-OP-MAINT-SCHED", production.requirements)
 
         self.assertEqual(pipeline.rollback_strategy, "redeploy_previous")

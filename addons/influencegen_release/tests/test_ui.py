@@ -1,7 +1,44 @@
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
+
+TOUR_PIPELINE = """\
+version: 1
+environments:
+  - {code: tour-staging, name: Tour Staging, tier: staging, kind: odoo}
+pipeline:
+  code: PL-TOUR
+  name: Tour approvals
+  kind: odoo
+  triggers:
+    - {event: manual}
+  defaults: {image: influencegen/runner-base:bookworm}
+  stages:
+    - name: Staging
+      key: staging
+      trigger: manual
+      environment: tour-staging
+      tasks:
+        - {name: Deploy, key: deploy, uses: git.checkout}
+      approval:
+        rules: [{group: qa_lead}]
+      gates: [{name: UAT Sign-off, type: manual}]
+"""
 
 
 @tagged("post_install", "-at_install")
 class TestReleaseUi(HttpCase):
     def test_runs_menu_and_pipeline_form(self):
         self.start_tour("/odoo", "influencegen_release_runs_and_pipeline", login="admin")
+
+    def test_a_qa_lead_approves_in_the_backend(self):
+        qa = new_test_user(
+            self.env, "tour_qa", groups="base.group_user,influencegen_release.group_release_qa_lead", email="qa@example.org"
+        )
+        pipeline = self.env["release.pipeline.loader"]._load_text(TOUR_PIPELINE, "tour.yml")
+        params = {"ref": "refs/heads/main", "sha": "1" * 40}
+        run = self.env["release.run"]._create_run(pipeline, self.env["release.repository"], params, "tour-run")
+        run._advance()
+        approval = run.approval_ids
+        self.assertIn(qa, approval.activity_ids.user_id)
+        self.start_tour("/odoo", "influencegen_release_approve", login="tour_qa")
+        self.assertEqual((approval.state, approval.decided_by_id), ("approved", qa))
+        self.assertFalse(approval.activity_ids, "the approver's activity is done")

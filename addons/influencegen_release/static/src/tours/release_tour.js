@@ -64,3 +64,43 @@ registry.category("web_tour.tours").add("influencegen_release_runs_and_pipeline"
         },
     ],
 });
+
+// A QA Lead opens Release > Approvals, finds the request awaiting them and approves it with
+// a comment in the decision dialog; the request shows as approved, with the decision listed.
+registry.category("web_tour.tours").add("influencegen_release_approve", {
+    url: "/odoo/action-influencegen_release.action_release_approval",
+    steps: () => [
+        {
+            content: "The pending request is listed with what it awaits",
+            trigger: ".o_list_view .o_data_row td[name='awaiting']:contains('qa_lead 0/1')",
+            run: "click",
+        },
+        {
+            content: "The request says what is released",
+            trigger: ".o_form_view .o_field_widget[name='environment_id']:contains('Tour Staging')",
+        },
+        {
+            content: "Approve",
+            trigger: ".o_form_view button[name='action_approve']",
+            run: "click",
+        },
+        {
+            content: "Say why",
+            trigger: ".modal .o_field_widget[name='comment'] textarea",
+            run: "edit Scenarios passed on staging",
+        },
+        {
+            content: "Confirm the decision",
+            trigger: ".modal button[name='action_confirm']",
+            run: "click",
+        },
+        {
+            content: "The request is approved",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Approved')",
+        },
+        {
+            content: "The decision is listed with its comment",
+            trigger: ".o_field_widget[name='vote_ids'] .o_data_row td[name='comment']:contains('Scenarios passed on staging')",
+        },
+    ],
+});
