@@ -391,7 +391,27 @@ class ReleaseRun(models.Model):
             "sha": self.commit_sha,
             "url": self._url(),
             "stages": stages,
-            "approvals": [{"id": a.id, "state": a.state, "stage": a.stage_id.name} for a in self.approval_ids],
+            "approvals": [
+                {
+                    "id": a.id,
+                    "state": a.state,
+                    "stage": a.stage_id.name,
+                    "awaiting": a.awaiting or False,
+                    "deadline": fields.Datetime.to_string(a.deadline) if a.deadline else False,
+                    "artifact_sha256": a.artifact_sha256 or False,
+                }
+                for a in self.approval_ids.sorted("id")
+            ],
+            "checklists": [
+                {"id": i.id, "task": i.job_id.task_key, "item": i.name, "state": i.state, "by": i.checked_by_id.login or False}
+                for i in self.checklist_item_ids
+            ],
+            "window": {
+                "opens_at": fields.Datetime.to_string(self.window_opens_at) if self.window_opens_at else False,
+                "reason": self.window_reason or False,
+                "break_glass": self.break_glass,
+            },
+            "rollback": self.rollback_state or False,
         }
 
     # -- state machine (called by the scheduler under a row lock) -----------------------------
