@@ -45,7 +45,7 @@ def resolve_reference(env, ref):
         except OSError as exc:
             raise ValueError(env._("%(ref)s cannot be read: %(error)s", ref=ref, error=exc.strerror)) from exc
     else:
-        value = env["ir.config_parameter"].sudo().get_param(name)
+        value = env["ir.config_parameter"].get_param(name)
     value = (value or "").strip()
     if not value:
         raise ValueError(env._("%(ref)s is not set or empty", ref=ref))
@@ -115,13 +115,13 @@ class ReleaseNotification(models.Model):
         """
         try:
             with self.env.cr.savepoint():
-                return self._enqueue_unsafe(run.sudo(), event, subject, body, stage_key)
+                return self._enqueue_unsafe(run, event, subject, body, stage_key)
         except Exception:  # notifications must never block a run
             _logger.exception("run %s: notifications of %s not queued", run.id, event)
-            return self.sudo().browse()
+            return self.browse()
 
     def _enqueue_unsafe(self, run, event, subject, body, stage_key):
-        outbox = self.sudo()
+        outbox = self
         if event not in NOTIFY_EVENTS:
             _logger.warning("run %s: unknown notification event %r ignored", run.id, event)
             return outbox
@@ -171,7 +171,7 @@ class ReleaseNotification(models.Model):
             lambda r: event in {e.strip() for e in (r.events or "").split(",")}
         )
         if rules and stage_key:
-            done = self.sudo().search_count(
+            done = self.search_count(
                 [("run_id", "=", run.id), ("event", "=", event), ("stage_key", "=", stage_key)], limit=1
             )
             return rules.browse() if done else rules
@@ -181,8 +181,7 @@ class ReleaseNotification(models.Model):
     def _notify_stage(self, run, stage_spec, outcome):
         """Queue what a finished stage of the run's spec (``outcome``: 'succeeded' or 'failed')
         tells the pipeline's rules. Safe to call on every tick: each event once per stage."""
-        notifications = self.sudo().browse()
-        run = run.sudo()
+        notifications = self.browse()
         for event in self._events_for_stage(stage_spec, outcome):
             subject = self.env._(
                 "%(run)s: %(stage)s: %(event)s",
@@ -199,7 +198,7 @@ class ReleaseNotification(models.Model):
     def _notify_run(self, run):
         """Queue run_succeeded or run_failed for a finished run."""
         if run.state not in ("succeeded", "failed"):
-            return self.sudo().browse()
+            return self.browse()
         subject = self.env._("%(run)s %(state)s", run=run.display_name, state=run.state)
         return self._enqueue(run, f"run_{run.state}", subject, lambda: self._run_body(run))
 
@@ -253,7 +252,7 @@ class ReleaseNotification(models.Model):
         succeeded = outcome == "succeeded"
         events = []
         if environment:
-            Environment = self.env["release.environment"].sudo().with_context(active_test=False)
+            Environment = self.env["release.environment"].with_context(active_test=False)
             kind = Environment.search([("code", "=", environment)], limit=1).kind
             if uses & APPLY_ACTIONS or (kind == "iac" and not uses & DEPLOY_ACTIONS):
                 events.append("apply_succeeded" if succeeded else "apply_failed")
@@ -285,7 +284,7 @@ class ReleaseNotification(models.Model):
             (fields.Datetime.now(), limit + 1),
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
-        batch = self.sudo().browse(ids[:limit])
+        batch = self.browse(ids[:limit])
         for notification in batch:
             notification._deliver()
         self.env["ir.cron"]._notify_progress(done=len(batch), remaining=max(len(ids) - limit, 0))
@@ -306,7 +305,7 @@ class ReleaseNotification(models.Model):
         """Send through Odoo's mail servers; the error, or None once sent."""
         mail = self.mail_id
         if not mail:
-            mail = self.env["mail.mail"].sudo().create(
+            mail = self.env["mail.mail"].create(
                 {
                     "model": "release.run",
                     "res_id": self.run_id.id,
@@ -376,7 +375,7 @@ class ReleaseNotification(models.Model):
             self.write({"state": "sent", "attempts": attempts, "sent_at": now, "last_error": False, "next_attempt_at": False})
         elif attempts >= MAX_ATTEMPTS:
             self.write({"state": "failed", "attempts": attempts, "last_error": error, "next_attempt_at": False})
-            self.run_id.sudo().message_post(
+            self.run_id.message_post(
                 body=self.env._(
                     "Notification %(what)s for %(event)s failed after %(attempts)s attempts: %(error)s",
                     what=self._describe(),

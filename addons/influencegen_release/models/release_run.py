@@ -25,6 +25,8 @@ RUN_STATES = [
 ]
 TERMINAL = ("succeeded", "failed", "cancelled")
 FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_failed"}
+# What a failed quality gate is called, by pipeline kind (the seed's notification events).
+GATE_FAILURE_EVENT = {"odoo": "build_failed", "n8n": "validation_failed", "iac": "validation_failed", "docker": "scan_failed"}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to
 RELEASE_MANAGER = "influencegen_release.group_release_release_manager"
@@ -438,11 +440,14 @@ class ReleaseRun(models.Model):
                 self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
                 self._finish("failed")
                 return
+            if state == "succeeded":
+                self.env["release.notification"]._notify_stage(self, stage, "succeeded")
             if state in ("skipped", "succeeded"):
                 continue
             if state == "failed":
                 self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
                 self._rollback_path(stage, jobs)
+                self.env["release.notification"]._notify_stage(self, stage, "failed")
                 self._finish("failed")
                 return
             if state == "cancelled":
@@ -666,23 +671,24 @@ class ReleaseRun(models.Model):
             self.message_post(body=body)
         else:
             self._notify_failure(
-                self.env._("%(run)s: gate %(gate)s failed", run=self.display_name, gate=gate["name"]), body, stage=stage
+                self.env._("%(run)s: gate %(gate)s failed", run=self.display_name, gate=gate["name"]), body
             )
         return record
 
-    def _notify_failure(self, subject, body, stage=None):
+    def _notify_failure(self, subject, body):
         """Tell the person who started the run and the groups the pipeline's failure
-        notification rules name (email channel), through their Odoo inbox or mail; and queue
-        the pipeline's notifications of the failure: a stage on an environment failed a
-        validation, any other a build."""
+        notification rules name, and queue the pipeline's notifications (email, Slack) of the
+        failed gate, named after the pipeline's kind (GATE_FAILURE_EVENT)."""
         rules = self.pipeline_id.notification_ids.filtered(
             lambda r: r.channel_email and {e.strip() for e in (r.events or "").split(",")} & set(FAILURE_EVENTS)
         )
-        partners = rules.group_ids.users.partner_id | self.triggered_by_id.partner_id
+        # Group members who read mail get the outbox's email, not a second one from here.
+        emailed = rules.group_ids.users.filtered(lambda u: u.notification_type == "email" and u.email)
+        partners = ((rules.group_ids.users | self.triggered_by_id) - emailed).partner_id
         self.message_post(
             body=body, subject=subject, message_type="comment", subtype_xmlid="mail.mt_comment", partner_ids=partners.ids
         )
-        self._notify_event("validation_failed" if (stage or {}).get("environment") else "build_failed", subject, body)
+        self._notify_event(GATE_FAILURE_EVENT.get(self.pipeline_id.kind, "build_failed"), subject, body)
 
     def _notify_event(self, event, subject, body):
         """Queue the pipeline's notifications (email, Slack) of ``event``; delivered by a cron,
@@ -708,3 +714,4 @@ class ReleaseRun(models.Model):
     def _finish(self, state):
         self.write({"state": state, "finished_at": fields.Datetime.now()})
         self.message_post(body=self.env._("Run %(state)s.", state=dict(RUN_STATES)[state].lower()))
+        self.env["release.notification"]._notify_run(self)

@@ -27,8 +27,14 @@ class TestAccessRights(ReleaseCase):
             approval.with_user(self.developer).write({"state": "approved"})
         with self.assertRaises(AccessError):
             run.with_user(self.developer).unlink()
-        # An approver may act on it (the decision rules themselves come with the approvals issue).
-        approval.with_user(self.cab_member).check_access("write")
+        # Nobody writes a request's state, approvers included: they can only add a decision,
+        # which the request's rules check (test_approvals).
+        with self.assertRaises(AccessError):
+            approval.with_user(self.cab_member).write({"void_reason": "approved, trust me"})
+        approval.with_user(self.cab_member).check_access("read")
+        self.env["release.approval.vote"].with_user(self.cab_member).check_access("create")
+        with self.assertRaises(AccessError):
+            self.env["release.approval.vote"].with_user(self.developer).check_access("create")
 
     def test_release_manager_configures(self):
         pipeline = self.pipeline("PL-IAC").with_user(self.manager)

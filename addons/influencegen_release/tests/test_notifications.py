@@ -155,8 +155,10 @@ class TestNotifications(ReleaseCase):
 
     def test_a_failed_gate_queues_build_or_validation_failed(self):
         body = Markup("<p>Gate Tests Pass failed.</p><pre>1 test failed</pre>")
-        self.run_rec._notify_failure("gate failed", body, stage={"key": "build", "environment": False, "tasks": []})
-        self.run_rec._notify_failure("gate failed", body, stage={"key": "uat", "environment": "odoo-staging", "tasks": []})
+        # A failed quality gate is named after the pipeline's kind, as the seed's rules expect.
+        self.run_rec._notify_failure("gate failed", body)
+        self.run_rec.pipeline_id.kind = "n8n"
+        self.run_rec._notify_failure("gate failed", body)
         notifications = self.Outbox.search([("run_id", "=", self.run_rec.id)])
         self.assertEqual(sorted(set(notifications.mapped("event"))), ["build_failed", "validation_failed"])
         self.assertEqual(len(notifications), 4)
