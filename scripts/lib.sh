@@ -10,6 +10,7 @@ export IGR_DB_PASSWORD=${IGR_DB_PASSWORD:-odoo}
 export IGR_BASE_IMAGE=${IGR_BASE_IMAGE:-influencegen/runner-base:bookworm}
 export IGR_CONF=${IGR_CONF:-$IGR_ROOT/odoo.conf}
 export IGR_DATA_DIR=${IGR_DATA_DIR:-/var/lib/influencegen-release}
+export IGR_N8N_HOME=${IGR_N8N_HOME:-/opt/n8n}  # npm install of n8n (node_modules/.bin/n8n), for tests
 export PGPASSWORD=${PGPASSWORD:-$IGR_DB_PASSWORD}
 export IGR_ADDONS_PATH="$ODOO_SRC/odoo/addons,$ODOO_SRC/addons,$IGR_ROOT/addons"
 

@@ -19,7 +19,8 @@ SECOND_ENGINE = "/var/run/igr-docker2.sock"
 def workdir():
     path = tempfile.mkdtemp(prefix="igr-it-")
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("IGR_IT_KEEP"):  # keep logs and folders for a post-mortem
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,29 +19,42 @@ DB = os.environ.get("IGR_IT_DB", f"igr_it_{os.getpid()}")
 ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons,{ROOT}/addons"
 
 
-def odoo_cmd(*args):
-    return [PYTHON, f"{ODOO_SRC}/odoo-bin", "-c", f"{ROOT}/odoo.conf", f"--addons-path={ADDONS}", "-d", DB, *args]
+def odoo_cmd(*args, db=DB, addons=ADDONS):
+    return [PYTHON, f"{ODOO_SRC}/odoo-bin", "-c", f"{ROOT}/odoo.conf", f"--addons-path={addons}", "-d", db, *args]
 
 
 class Server:
-    def __init__(self, logdir):
+    """``odoo-bin`` serving one database; several can run side by side (control plane, targets)."""
+
+    def __init__(self, logdir, port=PORT, db=DB, addons=ADDONS, env=None, name="odoo"):
         self.logdir = logdir
+        self.port, self.db, self.addons, self.env, self.name = port, db, addons, env, name
         self.process = None
         self.starts = 0
 
     def start(self):
         self.starts += 1
-        log = open(os.path.join(self.logdir, f"odoo-{self.starts}.log"), "w")  # noqa: SIM115 - kept by the process
+        log = open(os.path.join(self.logdir, f"{self.name}-{self.starts}.log"), "w")  # noqa: SIM115 - kept by the process
         self.process = subprocess.Popen(
-            odoo_cmd(f"--http-port={PORT}", f"--gevent-port={PORT + 3}", "--max-cron-threads=1", f"--db-filter=^{DB}$"),
+            odoo_cmd(
+                f"--http-port={self.port}",
+                f"--gevent-port={self.port + 3}",
+                "--max-cron-threads=1",
+                f"--db-filter=^{self.db}$",
+                db=self.db,
+                addons=self.addons,
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Odoo re-executes itself by name on restart (SIGHUP): ``python3`` on PATH must be
+            # the interpreter that has Odoo's packages.
+            env=dict(os.environ, PATH=f"{os.path.dirname(PYTHON)}:{os.environ.get('PATH', '')}", **(self.env or {})),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common").version()
+                xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}/xmlrpc/2/common").version()
                 return
             except OSError:
                 time.sleep(0.3)
@@ -59,14 +72,15 @@ class Server:
 
 
 class Api:
-    def __init__(self, login="admin", password="admin"):
-        common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/common")
-        self.uid = common.authenticate(DB, login, password, {})
+    def __init__(self, login="admin", password="admin", port=PORT, db=DB):
+        common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/common")
+        self.db = db
+        self.uid = common.authenticate(db, login, password, {})
         self.password = password
-        self.models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{PORT}/xmlrpc/2/object", allow_none=True)
+        self.models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/object", allow_none=True)
 
     def __call__(self, model, method, *args, **kwargs):
-        return self.models.execute_kw(DB, self.uid, self.password, model, method, list(args), kwargs)
+        return self.models.execute_kw(self.db, self.uid, self.password, model, method, list(args), kwargs)
 
     def wait_run(self, run_id, states=("succeeded", "failed", "cancelled"), timeout=120):
         deadline = time.monotonic() + timeout
@@ -79,11 +93,11 @@ class Api:
 
 
 
-def create_database():
+def create_database(db=DB, addons=ADDONS):
     user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", DB], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", db], check=True, stdin=subprocess.DEVNULL)
     subprocess.run(
-        odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn"),
+        odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn", db=db, addons=addons),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -91,9 +105,9 @@ def create_database():
     )
 
 
-def drop_database():
+def drop_database(db=DB):
     user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", DB], stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", db], stdin=subprocess.DEVNULL)
 
 
 def init_repository(path):

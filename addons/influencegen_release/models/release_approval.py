@@ -51,6 +51,7 @@ class ReleaseApproval(models.Model):
     )
     summary = fields.Html(readonly=True, sanitize=True, help="What is released: shown to approvers.")
     plan = fields.Text(string="Upgrade plan", readonly=True)
+    plan_digest = fields.Char(readonly=True, help="The deploy refuses to run a plan other than this one.")
     requested_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     deadline = fields.Datetime(readonly=True)
     reminded_at = fields.Datetime(readonly=True)
@@ -197,6 +198,7 @@ class ReleaseApproval(models.Model):
         spec_policy = stage_spec["approval"]
         now = fields.Datetime.now()
         excluded, note = run._excluded_approvers(spec_policy.get("exclude", []))
+        plan, plan_digest = run._release_plan(stage_spec)
         approval = self.create(
             {
                 "run_id": run.id,
@@ -209,7 +211,8 @@ class ReleaseApproval(models.Model):
                 "excluded_user_ids": [fields.Command.set(excluded.ids)],
                 "exclusion_note": note,
                 "evidence_required": spec_policy.get("evidence") == "uat",
-                "plan": run._release_plan(stage_spec),
+                "plan": plan,
+                "plan_digest": plan_digest,
             }
         )
         approval.summary = approval._render_summary()

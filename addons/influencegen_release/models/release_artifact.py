@@ -1,8 +1,10 @@
+import json
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 # Once recorded, an artifact's identity and content never change: promotion deploys it as is.
-IMMUTABLE_FIELDS = {"plan", "kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
+IMMUTABLE_FIELDS = {"manifest_json", "kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
 
 
 class ReleaseArtifact(models.Model):
@@ -34,6 +36,7 @@ class ReleaseArtifact(models.Model):
     size = fields.Integer(string="Size (bytes)")
     attachment_id = fields.Many2one("ir.attachment", ondelete="restrict")
     plan = fields.Text(string="Upgrade plan", help="What deploying this artifact changes, shown to approvers.")
+    manifest_json = fields.Text(string="Package manifest", readonly=True, help="Modules, versions, checksums and files.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -49,6 +52,15 @@ class ReleaseArtifact(models.Model):
             "url": f"/web/content/{self.attachment_id.id}?download=true",
             "target": "new",
         }
+
+    def _local_path(self):
+        """The content's path in the filestore (deployers read the package from there)."""
+        self.ensure_one()
+        return self.attachment_id._full_path(self.attachment_id.store_fname)
+
+    def _manifest(self):
+        self.ensure_one()
+        return json.loads(self.manifest_json or "{}")
 
     def write(self, vals):
         if IMMUTABLE_FIELDS & set(vals) and self.filtered("sha256"):

@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytz
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..engine.odoo_target import OdooTarget, TargetError, deploy_package
 from ..engine.spec import CREDENTIAL_REF, TIERS
 
 TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
@@ -40,6 +41,9 @@ class ReleaseEnvironment(models.Model):
         tracking=True,
         help="Where the deployer finds the secret: env:NAME, file:/path or param:key. Never the secret itself.",
     )
+    login = fields.Char(
+        string="Deployer login", default="deployer", tracking=True, help="The technical user the target knows the deployer as."
+    )
     calendar_id = fields.Many2one(
         "resource.calendar",
         string="Maintenance window",
@@ -50,6 +54,10 @@ class ReleaseEnvironment(models.Model):
     description = fields.Text()
     stage_ids = fields.One2many("release.stage", "environment_id", string="Deploying stages")
     stage_count = fields.Integer(compute="_compute_stage_count")
+    deployment_ids = fields.One2many("release.deployment", "environment_id", string="Deployments")
+    current_deployment_id = fields.Many2one(
+        "release.deployment", compute="_compute_current_deployment", string="Running version"
+    )
 
     _sql_constraints = [("code_unique", "unique(code)", "An environment code must be unique.")]
 
@@ -57,6 +65,12 @@ class ReleaseEnvironment(models.Model):
     def _compute_stage_count(self):
         for environment in self:
             environment.stage_count = len(environment.stage_ids)
+
+    @api.depends("deployment_ids.outcome")
+    def _compute_current_deployment(self):
+        for environment in self:
+            done = environment.deployment_ids.filtered(lambda d: d.outcome in ("deployed", "unchanged"))
+            environment.current_deployment_id = done.sorted("id")[-1:]
 
     @api.constrains("credentials_ref")
     def _check_credentials_ref(self):
@@ -69,6 +83,70 @@ class ReleaseEnvironment(models.Model):
                         name=environment.name,
                     )
                 )
+
+    def action_rollback(self):
+        """Redeploy the previous successful artifact of this environment, as a rollback."""
+        self.ensure_one()
+        if not self.env.user.has_group("influencegen_release.group_release_release_manager"):
+            raise AccessError(self.env._("Only a Release Manager rolls an environment back."))
+        current = self.current_deployment_id
+        previous = self.deployment_ids.filtered(
+            lambda d: d.outcome in ("deployed", "unchanged") and d.artifact_id != current.artifact_id and d.id < current.id
+        ).sorted("id")[-1:]
+        if not previous:
+            raise UserError(self.env._("%(env)s has no earlier successful deployment to roll back to.", env=self.name))
+        deployment = self._deploy(previous.artifact_id, rollback_of=current)
+        if deployment.outcome not in ("deployed", "unchanged"):
+            raise UserError(self.env._("The rollback failed: %(error)s", error=deployment.error))
+        return True
+
+    @api.model
+    def api_rollback(self, code):
+        """XML-RPC: roll environment ``code`` back to its previous successful artifact."""
+        environment = self.search([("code", "=", code)], limit=1)
+        if not environment:
+            raise UserError(self.env._("There is no environment %(code)r.", code=code))
+        environment.action_rollback()
+        return environment.current_deployment_id._summary()
+
+    def _deploy(self, artifact, run=None, job=None, rollback_of=None, approved_digest=None):
+        """Deploy ``artifact`` here and record it in the history; never raises for a failed
+        deploy (the deployment's outcome and error say what happened)."""
+        self.ensure_one()
+        deployment = self.env["release.deployment"].create(
+            {
+                "environment_id": self.id,
+                "artifact_id": artifact.id,
+                "run_id": (run or artifact.run_id).id,
+                "job_id": job.id if job else False,
+                "is_rollback": bool(rollback_of),
+                "rollback_of_id": rollback_of.id if rollback_of else False,
+            }
+        )
+        if self.kind != "odoo" or artifact.kind != "odoo_modules":
+            deployment._finish("error", error=self.env._("%(kind)s artifacts cannot be deployed to %(env)s.", kind=artifact.kind, env=self.kind))
+            return deployment
+        try:
+            target = self._odoo_target()
+            result = deploy_package(target, artifact._local_path(), artifact.sha256, artifact._manifest(), approved_digest)
+        except (TargetError, ValueError) as exc:
+            restored = "restored" in str(exc)
+            deployment._finish("failed" if restored else "error", error=str(exc))
+            return deployment
+        deployment._finish(
+            result.outcome,
+            plan=result.plan_text(),
+            backup_ref=result.backup_path,
+            target_receipt=result.receipt,
+            timeline="\n".join(f"{t:8.2f}s {step}" for t, step in result.timeline),
+        )
+        return deployment
+
+    def _odoo_target(self):
+        if not (self.url and self.database and self.credentials_ref):
+            raise ValueError(self.env._("%(env)s needs a URL, a database and a credentials reference.", env=self.name))
+        key = self.env["release.settings"]._resolve(self.credentials_ref)
+        return OdooTarget(self.url, self.database, self.login or "deployer", key)
 
     @api.onchange("tier")
     def _onchange_tier(self):

@@ -1,6 +1,5 @@
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -12,7 +11,7 @@ from odoo import Command, api, fields, models
 from odoo.tools import html2plaintext, plaintext2html
 
 from ..engine.masking import Masker
-from ..engine.spec import CREDENTIAL_REF, NOTIFY_EVENTS
+from ..engine.spec import NOTIFY_EVENTS
 
 _logger = logging.getLogger(__name__)
 
@@ -25,31 +24,6 @@ APPLY_ACTIONS = frozenset({"iac.apply"})
 PUSH_ACTIONS = frozenset({"image.push"})
 PLAN_REPORTS = frozenset({"terraform-plan-json"})
 PLAN_LINES = 50  # changes listed in a plan_ready message
-
-
-def resolve_reference(env, ref):
-    """The value a credential reference names: ``env:NAME`` (the Odoo server's environment),
-    ``file:/path`` (the file's content, stripped) or ``param:key`` (a system parameter).
-
-    Resolved when needed and never stored. Errors name the reference, never its value.
-    """
-    if not ref or not CREDENTIAL_REF.match(ref):
-        raise ValueError(env._("%(ref)s is not a reference (env:NAME, file:/path or param:key)", ref=ref or "''"))
-    kind, name = ref.split(":", 1)
-    if kind == "env":
-        value = os.environ.get(name)
-    elif kind == "file":
-        try:
-            with open(name, encoding="utf-8") as handle:
-                value = handle.read()
-        except OSError as exc:
-            raise ValueError(env._("%(ref)s cannot be read: %(error)s", ref=ref, error=exc.strerror)) from exc
-    else:
-        value = env["ir.config_parameter"].get_param(name)
-    value = (value or "").strip()
-    if not value:
-        raise ValueError(env._("%(ref)s is not set or empty", ref=ref))
-    return value
 
 
 class ReleaseNotification(models.Model):
@@ -335,7 +309,7 @@ class ReleaseNotification(models.Model):
     def _send_slack(self):
         """POST {"text": ...} to the incoming webhook; the error (never the URL), or None."""
         try:
-            url = resolve_reference(self.env, self.webhook_ref)
+            url = self.env["release.settings"]._resolve(self.webhook_ref)
         except ValueError as exc:
             return str(exc)
         masker = Masker([url, urlsplit(url).path])

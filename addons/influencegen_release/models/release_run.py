@@ -10,6 +10,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..engine.gates import evaluate
 from ..engine.git_source import GitSourceError, commit_author
+from ..engine.odoo_target import TargetError
 from ..engine.spec import ref_matches
 from .release_job import DONE_STATES
 
@@ -585,9 +586,19 @@ class ReleaseRun(models.Model):
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def _release_plan(self, stage_spec):
-        """The upgrade plan shown to approvers; deployers add it with the artifacts."""
-        plans = self.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS).mapped("plan")
-        return "\n".join(p for p in plans if p) or False
+        """``(text, digest)`` of what deploying the run's package to the stage's Odoo target
+        would change, asked from the target before approval (the deploy refuses another plan)."""
+        environment = self.env["release.environment"].search([("code", "=", stage_spec.get("environment"))], limit=1)
+        artifact = self.artifact_ids.filtered(lambda a: a.kind == "odoo_modules").sorted("id")[-1:]
+        if not (environment.kind == "odoo" and artifact):
+            return False, False
+        try:
+            planned = environment._odoo_target().plan(artifact._local_path(), artifact.sha256, artifact.version, artifact.commit_sha)
+        except (TargetError, ValueError) as exc:
+            return self.env._("Plan unavailable: %(error)s", error=exc), False
+        plan = planned["plan"]
+        text = "\n".join(f"{key}: {', '.join(plan.get(key) or []) or '-'}" for key in ("install", "upgrade", "unchanged"))
+        return text, planned["plan_digest"]
 
     def _excluded_approvers(self, exclusions):
         """Users who may not decide on this change, and why (segregation of duties)."""

@@ -10,10 +10,11 @@ from odoo import api, fields, models
 
 from ..engine import workspace
 from ..engine.docker_runner import ContainerSpec, LogCursor, RunnerError
-from ..engine.git_source import GitSourceError, open_mirror, resolve
+from ..engine.git_source import GitSourceError
 from ..engine.log_store import LogStore
 from ..engine.masking import Masker
 from ..engine.reports import ReportError, parse_report
+from .release_action import ActionError
 
 _logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ class ReleaseScheduler(models.AbstractModel):
     def _tick_once(self):
         self._step("_reconcile")
         self._step("_advance_runs")
-        self._step("_run_builtin_jobs")
+        for job_id in self._step("_builtin_job_ids"):
+            self._step("_run_builtin", job_id)
         claimed = [claim for runner_id in self._step("_runner_ids") for claim in self._step("_claim", runner_id)]
         if len(claimed) > 1 and getattr(self.env.registry, "test_cr", None) is None:
             with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
@@ -313,28 +315,31 @@ class ReleaseScheduler(models.AbstractModel):
                 except RunnerError as exc:
                     _logger.warning("orphan container %s: %s", container_id[:12], exc)
 
-    def _run_builtin_jobs(self):
-        """Jobs carried out by the product itself (built-in actions) or by people (checklists)."""
+    def _builtin_job_ids(self):
+        self.env.cr.execute("SELECT id FROM release_job WHERE state = 'queued' AND mode IN ('uses', 'checklist') ORDER BY id")
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _run_builtin(self, job_id):
+        """One job carried out by the product itself (built-in action) or by people
+        (checklist), in its own transaction: a deploy's outcome is committed on its own."""
         self.env.cr.execute(
-            "SELECT id FROM release_job WHERE state = 'queued' AND mode IN ('uses', 'checklist') ORDER BY id FOR UPDATE SKIP LOCKED"
+            "SELECT id FROM release_job WHERE id = %s AND state = 'queued' FOR UPDATE SKIP LOCKED", [job_id]
         )
-        for job in self.env["release.job"].browse([row[0] for row in self.env.cr.fetchall()]):
-            task = job._spec()
-            job.write({"started_at": fields.Datetime.now(), "log_dir": self._log_dir(job)})
-            if job.mode == "checklist":
-                self._open_checklist(job, task)
-                continue
-            handler = getattr(self, "_action_" + task["uses"].replace(".", "_"), None)
-            if handler is None:
-                self._finish_job(job, "failed", reason=f"built-in action {task['uses']} is not available in this version")
-                continue
-            try:
-                message = handler(job, task)
-            except (RunnerError, GitSourceError) as exc:
-                self._finish_job(job, "failed", reason=self._reason(exc))
-                continue
-            self._append_log(job, message + "\n")
-            self._finish_job(job, "succeeded", exit_code=0)
+        if not self.env.cr.fetchone():
+            return
+        job = self.env["release.job"].browse(job_id)
+        task = job._spec()
+        job.write({"started_at": fields.Datetime.now(), "log_dir": self._log_dir(job)})
+        if job.mode == "checklist":
+            self._open_checklist(job, task)
+            return
+        try:
+            message = self.env["release.action"]._run(job, task)
+        except (ActionError, RunnerError) as exc:
+            self._finish_job(job, "failed", reason=self._reason(exc))
+            return
+        self._append_log(job, message + "\n")
+        self._finish_job(job, "succeeded", exit_code=0)
 
     def _open_checklist(self, job, task):
         """People confirm the items (``release.checklist.item``); the run settles the job."""
@@ -356,22 +361,6 @@ class ReleaseScheduler(models.AbstractModel):
             message_type="comment",
             subtype_xmlid="mail.mt_comment",
         )
-
-    # -- built-in actions -------------------------------------------------------------------
-    def _action_git_checkout(self, job, task):
-        run = job.run_id
-        if not run.repository_id:
-            return "no repository: nothing to check out"
-        repo = open_mirror(run.repository_id.url, self.env["release.settings"]._mirrors_dir())
-        sha = resolve(repo, run.repository_id.url, run.commit_sha)
-        return f"{run.repository_id.name} at {sha} ({run.ref}) is available to every job of this run"
-
-    def _action_docker_info(self, job, task):
-        lines = []
-        for runner in self.env["release.runner"].search([("active", "=", True)]):
-            info = runner._client().info()
-            lines.append(f"{runner.name}: Docker {info.get('ServerVersion')}, {info.get('NCPU')} CPUs, capacity {runner.capacity}")
-        return "\n".join(lines) or "no runner host configured"
 
     # -- helpers ----------------------------------------------------------------------------
     def _copy_logs(self, job, client, container_id):

@@ -1,0 +1,235 @@
+"""The deploy agent a target Odoo starts next to itself (no Odoo import: it outlives the server).
+
+A running Odoo keeps its Python code in memory, so new module code cannot be loaded by the
+server that receives it. The receiver (``release.target.receipt``) writes a job file and
+starts this script as a separate process, which:
+
+1. backs the database up (``pg_dump -Fc``) before touching anything;
+2. points the managed addons folder's ``current`` link at the new release (atomic rename);
+3. runs ``odoo-bin -u <changed> -i <new> --stop-after-init`` against the database;
+4. on success, asks the server to restart (SIGHUP: Odoo re-executes itself with the new code);
+5. on failure, restores the code link and the database (the failed database is kept under
+   another name, never dropped), then restarts the server on the old code.
+
+Progress goes to ``status.json`` next to the job file: the receiver reads it after restart.
+``restore`` (asked by the deployer when smoke checks fail after a successful upgrade) runs
+steps 5 only. Usage: ``python3 target_agent.py deploy|restore JOB.json``.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
+UPGRADE_TIMEOUT_S = 1800
+RESTORE_RETRIES = 10
+
+
+class AgentError(Exception):
+    pass
+
+
+def now():
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Agent:
+    def __init__(self, job_path):
+        self.job_path = job_path
+        with open(job_path, encoding="utf-8") as handle:
+            self.job = json.load(handle)
+        self.folder = os.path.dirname(os.path.abspath(job_path))
+        self.status_path = os.path.join(self.folder, "status.json")
+        self.log_path = os.path.join(self.folder, "agent.log")
+        self.status = self._read_status()
+
+    # -- steps ------------------------------------------------------------------------------
+    def deploy(self):
+        try:
+            self._set(state="deploying", step="backup")
+            self.backup()
+            self._set(step="switch code")
+            switch_link(self.job["current_link"], self.job["release_dir"])
+            self._set(step="upgrade")
+            self.upgrade()
+        except AgentError as exc:
+            self.log(f"deploy failed: {exc}")
+            self._set(error=str(exc))
+            self.restore(reason=str(exc))
+            return 1
+        self._set(state="upgraded", step="restart", upgraded_at=now())
+        self.restart_server()
+        return 0
+
+    def restore(self, reason=""):
+        """Put code and database back as they were before the deploy; keep what failed."""
+        self._set(state="restoring", step="restore code", restore_reason=reason or self.status.get("error", ""))
+        try:
+            switch_link(self.job["current_link"], self.job["previous_dir"])
+            if self.status.get("backup_done"):
+                self._set(step="restore database")
+                failed_name = self.restore_database()
+                self._set(failed_database=failed_name)
+        except AgentError as exc:
+            self.log(f"restore failed: {exc}")
+            self._set(state="restore_failed", error=str(exc), finished_at=now())
+            self.restart_server()
+            return 2
+        self._set(state="restored", step="restart", finished_at=now())
+        self.restart_server()
+        return 0
+
+    def backup(self):
+        path = self.job["backup_path"]
+        self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
+        self._set(backup_done=True, backup_path=path, backup_size=os.path.getsize(path))
+
+    def upgrade(self):
+        cmd = [
+            self.job["python"],
+            self.job["odoo_bin"],
+            f"--addons-path={self.job['addons_path']}",
+            f"--data-dir={self.job['data_dir']}",
+            "-d",
+            self.job["db"],
+            "--stop-after-init",
+            "--no-http",
+            "--max-cron-threads=0",
+            "--log-level=info",
+            *self.job.get("db_args", []),
+        ]
+        if self.job.get("upgrade"):
+            cmd += ["-u", ",".join(self.job["upgrade"])]
+        if self.job.get("install"):
+            cmd += ["-i", ",".join(self.job["install"])]
+        self.run(cmd, "module upgrade", timeout=UPGRADE_TIMEOUT_S, check_log=True)
+
+    def restore_database(self):
+        """Restore into a fresh database, then swap names: the live one is never half-restored."""
+        db = self.job["db"]
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        fresh, failed = f"{db}_restore_{stamp}", f"{db}_failed_{stamp}"
+        self.run(["createdb", fresh], "create restore database")
+        self.run(["pg_restore", "--no-owner", "-d", fresh, self.job["backup_path"]], "database restore")
+        swap = (
+            f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS false; '
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid(); "
+            f'ALTER DATABASE "{db}" RENAME TO "{failed}"; '
+            f'ALTER DATABASE "{fresh}" RENAME TO "{db}"; '
+            f'ALTER DATABASE "{failed}" WITH ALLOW_CONNECTIONS true;'
+        )
+        for attempt in range(RESTORE_RETRIES):
+            result = subprocess.run(
+                ["psql", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", swap],
+                capture_output=True,
+                text=True,
+                env=self.pg_env(),
+                check=False,
+            )
+            if result.returncode == 0:
+                self.log(f"database {db} restored from {self.job['backup_path']}; the failed one is kept as {failed}")
+                return failed
+            self.log(f"swap attempt {attempt + 1}: {result.stderr.strip()}")
+            subprocess.run(
+                ["psql", "-d", "postgres", "-c", f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS true;'],
+                capture_output=True,
+                env=self.pg_env(),
+                check=False,
+            )
+            time.sleep(1)
+        raise AgentError(f"could not swap the restored database in place of {db} (see agent.log)")
+
+    def restart_server(self):
+        pid = self.job.get("server_pid")
+        if pid:
+            try:
+                os.kill(int(pid), signal.SIGHUP)
+                self.log(f"asked the server (pid {pid}) to restart")
+            except OSError as exc:
+                self.log(f"cannot signal the server (pid {pid}): {exc}")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def run(self, cmd, what, timeout=600, check_log=False):
+        self.log(f"$ {' '.join(cmd)}")
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                result = subprocess.run(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, env=self.pg_env(), timeout=timeout, check=False
+                )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise AgentError(f"{what} failed: {exc}") from exc
+        if result.returncode != 0:
+            raise AgentError(f"{what} failed (exit code {result.returncode}): {self.last_error()}")
+        if check_log and self.last_error(since_marker=True):
+            raise AgentError(f"{what} logged errors: {self.last_error(since_marker=True)}")
+
+    def last_error(self, since_marker=False):
+        """What went wrong, from the agent log: the last ERROR/CRITICAL line, and the last
+        exception of a traceback (the migration's own message) when there is one."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return ""
+        if since_marker:
+            starts = [i for i, line in enumerate(lines) if line.startswith("[agent] $ ")]
+            lines = lines[starts[-1] :] if starts else lines
+        errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
+        message = errors[-1].split(" ERROR ", 1)[-1].split(" CRITICAL ", 1)[-1].strip() if errors else ""
+        causes = [line.strip() for line in lines if EXCEPTION_LINE.match(line)]
+        if causes and causes[-1] not in message:
+            message = f"{causes[-1]} ({message})" if message else causes[-1]
+        return message[:500]
+
+    def pg_env(self):
+        env = dict(os.environ)
+        for key, name in (("db_host", "PGHOST"), ("db_port", "PGPORT"), ("db_user", "PGUSER")):
+            if self.job.get(key):
+                env[name] = str(self.job[key])
+        return env
+
+    def log(self, text):
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(f"[agent] {text}\n")
+
+    def _read_status(self):
+        try:
+            with open(self.status_path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return {}
+
+    def _set(self, **values):
+        self.status.update(values, updated_at=now())
+        tmp = self.status_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(self.status, handle, sort_keys=True)
+        os.replace(tmp, self.status_path)
+
+
+def switch_link(link, target):
+    """Point symlink ``link`` at ``target`` atomically (a new link renamed over the old one)."""
+    if not os.path.isdir(target):
+        raise AgentError(f"release folder {target} does not exist")
+    tmp = f"{link}.new"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("deploy", "restore"):
+        sys.stderr.write("usage: target_agent.py deploy|restore JOB.json\n")
+        return 64
+    agent = Agent(argv[2])
+    return agent.deploy() if argv[1] == "deploy" else agent.restore()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
