@@ -1,0 +1,95 @@
+"""A target Odoo database for deploy tests and the benchmark: its own odoo-bin on a loopback
+port, this addon installed, a managed addons folder and a deployer user with an API key.
+Also small generated modules, packaged the way ``artifact.package`` does."""
+
+import os
+import shutil
+import subprocess
+import textwrap
+
+from influencegen_release.engine import packaging
+
+from .harness import ADDONS, ODOO_SRC, PYTHON, ROOT, Server, create_database, drop_database
+
+MODULES = [f"igr_demo_{letter}" for letter in "abcde"]
+
+KEY_SCRIPT = """\
+import datetime
+from odoo import fields
+user = env["res.users"].create({"name": "Deployer", "login": "deployer", "email": "deployer@example.org",
+    "groups_id": [(6, 0, [env.ref("base.group_user").id, env.ref("influencegen_release.group_release_deploy_target").id])]})
+expires = fields.Datetime.now() + datetime.timedelta(days=30)
+key = env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "deploys from the control plane", expires)
+env.cr.commit()
+print(key)
+"""
+
+
+def write_module(addons, name, version, extra_field=None, failing_migration=None):
+    folder = os.path.join(addons, name)
+    model = name.replace("_", ".")
+    fields = "    name = fields.Char()\n" + (f"    {extra_field} = fields.Char()\n" if extra_field else "")
+    files = {
+        "__manifest__.py": f'{{"name": "{name}", "version": "{version}", "depends": ["base"], "license": "LGPL-3"}}\n',
+        "__init__.py": "from . import models\n",
+        "models/__init__.py": "from . import thing\n",
+        "models/thing.py": f'from odoo import fields, models\n\n\nclass Thing(models.Model):\n    _name = "{model}"\n    _description = "{name}"\n\n{fields}',
+    }
+    if failing_migration:
+        files[f"migrations/{version}/pre-migrate.py"] = f'def migrate(cr, version):\n    raise Exception("{failing_migration}")\n'
+    for path, text in files.items():
+        full = os.path.join(folder, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def write_modules(addons, versions, extra=None, failing=None, modules=MODULES):
+    for name in modules:
+        write_module(addons, name, versions.get(name, "18.0.1.0.0"), (extra or {}).get(name), (failing or {}).get(name))
+
+
+def package(workdir, label, versions, extra=None, failing=None, modules=MODULES):
+    """Write the modules at ``versions`` and package them; ``(zip path, build result)``."""
+    addons = os.path.join(workdir, "src", label)
+    shutil.rmtree(addons, ignore_errors=True)
+    write_modules(addons, versions, extra, failing, modules)
+    path = os.path.join(workdir, f"{label}.zip")
+    return path, packaging.build_package(addons, modules, label, "0" * 40, path)
+
+
+class Target:
+    def __init__(self, folder, port, db):
+        self.folder, self.port, self.db = folder, port, db
+        self.data_dir = os.path.join(folder, "data")
+        self.managed = os.path.join(self.data_dir, "managed", db)
+        self.addons = f"{ADDONS},{self.managed}/current"
+        self.url = f"http://127.0.0.1:{port}"
+        self.key = None
+        self.server = None
+
+    def start(self):
+        os.makedirs(self.folder, exist_ok=True)
+        # Odoo refuses an addons path without a module: a first release bootstraps the folder.
+        bootstrap_zip, _ = package(self.folder, "0.0.0-bootstrap", {})
+        packaging.safe_extract(bootstrap_zip, os.path.join(self.managed, "releases", "bootstrap"))
+        os.symlink(os.path.join(self.managed, "releases", "bootstrap"), os.path.join(self.managed, "current"))
+        create_database(self.db, self.addons)
+        self.key = self.shell(KEY_SCRIPT)
+        self.server = Server(self.folder, port=self.port, db=self.db, addons=self.addons, env={"IGR_DATA_DIR": self.data_dir}, name="target")
+        self.server.start()
+
+    def shell(self, code):
+        result = subprocess.run(
+            [PYTHON, f"{ODOO_SRC}/odoo-bin", "shell", "-c", f"{ROOT}/odoo.conf", f"--addons-path={self.addons}", "-d", self.db, "--no-http"],
+            input=textwrap.dedent(code),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    def stop(self):
+        if self.server:
+            self.server.stop()
+        drop_database(self.db)

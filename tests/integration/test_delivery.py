@@ -1,0 +1,143 @@
+"""A push delivered by the control plane to a real target, through the scheduler: packaging,
+versioning from Git tags, the artifact repository, a deploy to Development, the upgrade plan
+shown in the production Go/No-Go and honoured by the deploy, the environment's history, and
+a rollback to the previous artifact with one API call."""
+
+import os
+
+import pytest
+
+from .harness import PORT, Api, init_repository
+from .targets import MODULES, Target, write_modules
+
+TARGET_PORT = PORT + 30
+TARGET_DB = f"igr_cp_target_{os.getpid()}"
+
+PIPELINE = """\
+version: 1
+environments:
+  - {code: it-dev, name: IT Development, tier: development, kind: odoo, url: "http://127.0.0.1:%(port)s", database: %(db)s, credentials: "param:igr_it.target_key"}
+  - {code: it-prod, name: IT Production, tier: production, kind: odoo, url: "http://127.0.0.1:%(port)s", database: %(db)s, credentials: "param:igr_it.target_key"}
+pipeline:
+  code: PL-IT-DELIVER
+  name: Delivery
+  kind: odoo
+  triggers:
+    - {event: push, branches: ['main']}
+  defaults: {image: influencegen/runner-base:bookworm, timeout: 300}
+  stages:
+    - name: Package
+      key: package
+      tasks:
+        - {name: Package modules, key: package, uses: artifact.package, with: {source: addons}}
+        - {name: Version, key: version, uses: artifact.version}
+        - {name: Publish, key: publish, uses: artifact.publish}
+    - name: Deploy to Development
+      key: dev
+      environment: it-dev
+      tasks:
+        - {name: Deploy, key: dev_deploy, uses: odoo.deploy}
+        - {name: Migrate, key: dev_migrate, uses: odoo.migrate}
+        - {name: Smoke, key: dev_smoke, uses: odoo.smoke, with: {checks: [{path: /web/login}]}}
+    - name: Deploy to Production
+      key: prod
+      trigger: manual
+      environment: it-prod
+      tasks:
+        - {name: Deploy, key: prod_deploy, uses: odoo.deploy}
+      approval:
+        rules: [{group: release_manager}]
+      gates: [{name: Go/No-Go, type: manual}]
+"""
+
+
+@pytest.fixture(scope="module")
+def target(workdir):
+    target = Target(os.path.join(workdir, "delivery-target"), TARGET_PORT, TARGET_DB)
+    target.start()
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="module")
+def delivery_repo(server, target, workdir):
+    origin = init_repository(os.path.join(workdir, "delivery-origin"))
+    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(PIPELINE % {"port": TARGET_PORT, "db": TARGET_DB})
+    write_modules(os.path.join(origin.working_tree_dir, "addons"), {})
+    origin.git.add(A=True)
+    origin.index.commit("five modules")
+    origin.create_tag("v1.0.0")
+    api = Api()
+    api("ir.config_parameter", "set_param", "igr_it.target_key", target.key)
+    repo_id = api("release.repository", "create", {"name": "it-delivery", "url": origin.working_tree_dir})
+    api("release.repository", "action_load_pipeline_file", [repo_id])
+    return origin
+
+
+def push(api, origin):
+    payload = {"repository": "it-delivery", "ref": "refs/heads/main", "after": origin.head.commit.hexsha, "pusher": "dev"}
+    [summary] = api("release.run", "api_trigger", payload)["runs"]
+    return summary["id"]
+
+
+def target_versions(target):
+    api = Api(port=target.port, db=target.db)
+    rows = api("ir.module.module", "search_read", [("name", "in", MODULES)], ["name", "state", "latest_version"])
+    return {row["name"]: (row["state"], row["latest_version"]) for row in rows}
+
+
+def deployments(api, code):
+    return api(
+        "release.deployment",
+        "search_read",
+        [("environment_id.code", "=", code)],
+        ["version", "outcome", "is_rollback", "plan", "backup_ref", "duration_s", "deployed_by_id"],
+        order="id",
+    )
+
+
+def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(server, target, delivery_repo):
+    api = Api()
+    run_id = push(api, delivery_repo)
+    status = api.wait_run(run_id, states=("waiting_approval", "failed"), timeout=240)
+    assert status["state"] == "waiting_approval", status
+    [run] = api("release.run", "read", [run_id], ["version", "artifact_ids"])
+    assert run["version"] == "1.0.0"
+    [artifact] = api("release.artifact", "search_read", [("run_id", "=", run_id), ("kind", "=", "odoo_modules")], ["name", "sha256", "version", "attachment_id"])
+    assert artifact["name"] == "PL-IT-DELIVER-1.0.0.zip" and len(artifact["sha256"]) == 64
+    assert target_versions(target) == dict.fromkeys(MODULES, ("installed", "18.0.1.0.0"))
+    [dev] = deployments(api, "it-dev")
+    assert (dev["version"], dev["outcome"], dev["is_rollback"]) == ("1.0.0", "deployed", False)
+    assert "install: " + ", ".join(MODULES) in dev["plan"] and dev["backup_ref"].endswith(".dump")
+    smoke = [j for s in status["stages"] for j in s["jobs"] if j["name"] == "Smoke"][0]
+    assert smoke["state"] == "succeeded"
+
+    # The Go/No-Go shows what production would change, and the deploy runs exactly that plan.
+    [request] = [a for a in status["approvals"] if a["stage"] == "Deploy to Production"]
+    [approval] = api("release.approval", "read", [request["id"]], ["plan", "plan_digest", "artifact_sha256"])
+    assert approval["plan"].startswith("install: -\nupgrade: -\nunchanged: igr_demo_a")
+    assert len(approval["plan_digest"]) == 64
+    api("release.approval", "api_decide", request["id"], "approve", "Go")
+    assert api.wait_run(run_id, timeout=180)["state"] == "succeeded"
+    [prod] = deployments(api, "it-prod")
+    assert prod["outcome"] == "unchanged"
+
+    # A change to one module: the next push upgrades only it on Development.
+    write_modules(os.path.join(delivery_repo.working_tree_dir, "addons"), {"igr_demo_c": "18.0.1.0.1"}, extra={"igr_demo_c": "colour"})
+    delivery_repo.git.add(A=True)
+    delivery_repo.index.commit("c gets a colour")
+    second = push(api, delivery_repo)
+    assert api.wait_run(second, states=("waiting_approval", "failed"), timeout=240)["state"] == "waiting_approval"
+    latest = deployments(api, "it-dev")[-1]
+    assert latest["version"].startswith("1.0.1-dev.1+") and "upgrade: igr_demo_c" in latest["plan"]
+    assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.1")
+    api("release.run", "action_cancel", [second])
+
+    # One call rolls Development back to the previous artifact, labelled as a rollback.
+    summary = api("release.environment", "api_rollback", "it-dev")
+    assert (summary["version"], summary["outcome"], summary["rollback"]) == ("1.0.0", "deployed", True)
+    assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.0")
+    history = deployments(api, "it-dev")
+    assert [(d["version"][:5], d["is_rollback"]) for d in history] == [("1.0.0", False), ("1.0.1", False), ("1.0.0", True)]
