@@ -29,6 +29,7 @@
         "views/release_window_override_views.xml",
         "views/release_artifact_views.xml",
         "views/release_deployment_views.xml",
+        "views/release_parity_views.xml",
         "views/release_environment_views.xml",
         "views/release_pipeline_views.xml",
         "views/release_stage_views.xml",

@@ -141,3 +141,14 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.0")
     history = deployments(api, "it-dev")
     assert [(d["version"][:5], d["is_rollback"]) for d in history] == [("1.0.0", False), ("1.0.1", False), ("1.0.0", True)]
+
+    # Parity, read live from the targets: both environments run the same modules; one that
+    # does not answer is reported, not hidden.
+    api("release.environment", "create", {"name": "IT Down", "code": "it-down", "kind": "odoo", "tier": "staging",
+        "url": "http://127.0.0.1:9", "database": "nothing", "credentials_ref": "param:igr_it.target_key"})
+    parity = api("release.parity", "api_parity", "odoo", ["it-dev", "it-prod", "it-down"])
+    assert parity["environments"] == ["it-dev", "it-prod"]
+    rows = {row["component"]: row for row in parity["rows"]}
+    assert set(MODULES) <= set(rows) and not any(row["drift"] for row in rows.values())
+    assert rows["igr_demo_c"]["values"]["it-dev"].startswith("18.0.1.0.0 · ")
+    assert "does not answer" in parity["errors"]["it-down"]

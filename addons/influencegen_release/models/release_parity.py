@@ -1,0 +1,95 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models
+
+from ..engine.n8n_client import N8nClient, N8nError
+from ..engine.n8n_workflow import normalise, version_of
+from ..engine.odoo_target import TargetError
+from ..engine.parity import compare, describe
+
+
+class ReleaseParity(models.TransientModel):
+    """Environment parity report (REQ-DI-ENVPAR), read live from the targets themselves:
+    installed module versions and code checksums of Odoo targets, workflow versions and
+    active flags of n8n targets. A component that differs, or is missing somewhere, drifts."""
+
+    _name = "release.parity"
+    _description = "Environment Parity Report"
+
+    kind = fields.Selection([("odoo", "Odoo databases"), ("n8n", "n8n instances")], required=True, default="odoo")
+    environment_ids = fields.Many2many("release.environment", string="Environments")
+    report = fields.Html(readonly=True, sanitize=True)
+    drift_count = fields.Integer(readonly=True)
+    component_count = fields.Integer(readonly=True)
+
+    def action_compare(self):
+        self.ensure_one()
+        environments = self.environment_ids or self.env["release.environment"].search([("kind", "=", self.kind), ("url", "!=", False)])
+        result = self._compare(environments)
+        self.write(
+            {
+                "environment_ids": [fields.Command.set(environments.ids)],
+                "report": self._render(result),
+                "drift_count": sum(1 for row in result["rows"] if row["drift"]),
+                "component_count": len(result["rows"]),
+            }
+        )
+        return {"type": "ir.actions.act_window", "res_model": self._name, "res_id": self.id, "view_mode": "form", "target": "current"}
+
+    @api.model
+    def api_parity(self, kind="odoo", codes=None):
+        """XML-RPC: ``{environments, rows: [{component, values: {code: text}, drift}], errors}``."""
+        domain = [("kind", "=", kind), ("url", "!=", False)] + ([("code", "in", list(codes))] if codes else [])
+        return self._compare(self.env["release.environment"].search(domain))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _compare(self, environments):
+        states, errors = {}, {}
+        for environment in environments:
+            try:
+                states[environment.code] = self._live_state(environment)
+            except (TargetError, N8nError, ValueError) as exc:
+                errors[environment.code] = str(exc)
+        rows = compare(states)
+        return {
+            "environments": list(states),
+            "rows": [
+                {"component": row.component, "values": {code: describe(value) for code, value in row.values.items()}, "drift": row.drift}
+                for row in rows
+            ],
+            "errors": errors,
+        }
+
+    def _live_state(self, environment):
+        if environment.kind == "odoo":
+            modules = environment._odoo_target().state()["modules"]
+            return {
+                name: {"version": info["version"], "checksum": info["checksum"]}
+                for name, info in modules.items()
+                if info["state"] == "installed"
+            }
+        if environment.kind == "n8n":
+            client = N8nClient(environment.url, self.env["release.settings"]._resolve(environment.credentials_ref))
+            state = {}
+            for summary in client.list_workflows():
+                if summary.get("isArchived"):
+                    continue
+                workflow = client.get(summary["id"])
+                state[workflow["name"]] = {"version": version_of(normalise(workflow))[:12], "active": bool(workflow.get("active"))}
+            return state
+        raise ValueError(self.env._("Parity is read from Odoo and n8n targets, not from %(kind)s.", kind=environment.kind))
+
+    def _render(self, result):
+        head = Markup("").join(Markup("<th>%s</th>") % code for code in result["environments"])
+        body = Markup("")
+        for row in result["rows"]:
+            cells = Markup("").join(Markup("<td>%s</td>") % row["values"][code] for code in result["environments"])
+            mark = Markup('<span class="badge text-bg-danger">drift</span>') if row["drift"] else Markup('<span class="badge text-bg-success">same</span>')
+            body += Markup("<tr><td>%s</td>%s<td>%s</td></tr>") % (row["component"], cells, mark)
+        errors = Markup("").join(Markup("<li>%s: %s</li>") % item for item in result["errors"].items())
+        table = Markup('<table class="table table-sm"><thead><tr><th>%s</th>%s<th></th></tr></thead><tbody>%s</tbody></table>') % (
+            self.env._("Component"),
+            head,
+            body,
+        )
+        return table + (Markup("<p>%s</p><ul>%s</ul>") % (self.env._("Not reachable:"), errors) if errors else Markup(""))
