@@ -28,4 +28,3 @@ from . import release_deployment
 from . import release_action
 from . import release_scheduler
 from . import release_target_receipt
-from . import release_parity

@@ -1,2 +1,3 @@
 from . import release_run_wizard
 from . import release_approval_decision
+from . import release_parity
