@@ -1,28 +1,56 @@
-"""Benchmarks of the runner, measured side by side in one run; prints one JSON object.
+"""Benchmarks measured side by side in one run; prints one JSON object.
 
+``scripts/bench [PART...]`` runs the parts named (default: all, in this order); a part that
+fails is reported under ``errors`` and the others are still printed (exit code 1).
+
+Part ``runner`` (the control-plane server and Docker):
 job_overhead_ratio            a 1 s job through the product (trigger to run finished) divided by
                               the same image and command with a bare `docker run` (goal <= 1.15)
 job_overhead_ms_p50           the difference, in milliseconds
 trigger_to_start_s_p50        api_trigger returning -> the job's container started (goal <= 1.5)
 parallel_efficiency           8 one-second jobs at capacity 4: ideal 2 s / measured (goal >= 0.8)
 log_100mb_worker_rss_growth_mb the Odoo server's RSS growth while a job prints 100 MB (goal <= 50)
+
+Part ``selective_upgrade`` (a target Odoo database only, no control plane, no Docker):
+selective_upgrade_ratio       median over rounds of: deploying a package of 5 modules where one
+                              changed, divided by deploying one where all 5 changed, on the same
+                              target (goal <= 0.35). Each is the wall time of ``deploy_package``:
+                              plan, backup, ``-u`` subprocess, restart and verification.
+selective_upgrade_s_p50, full_upgrade_s_p50  the two deploy times
+*_odoo_u_s_p50, deploy_phases_s_p50  where that time goes: the agent's `odoo-bin -u` run alone
+                              (first to last line of its log), and deploy_package's steps (plan,
+                              agent = backup + code switch + -u + restart, health, verify)
+The package is built outside the timing. IGR_BENCH_DEPLOY_BUDGET_S (default 200) ends the rounds
+early, never below 2, once the part (target setup included) ran that long.
 """
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
+import types
 from datetime import UTC, datetime
 
 import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# The engine imports without Odoo once the addon is a bare namespace (as in tests/conftest.py).
+if "influencegen_release" not in sys.modules:
+    _addon = types.ModuleType("influencegen_release")
+    _addon.__path__ = [os.path.join(ROOT, "addons", "influencegen_release")]
+    sys.modules["influencegen_release"] = _addon
 
+from influencegen_release.engine.odoo_target import OdooTarget, deploy_package  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
+    DB,
+    PORT,
     Api,
     Server,
     commit_pipeline,
@@ -30,10 +58,15 @@ from tests.integration.harness import (  # noqa: E402
     drop_database,
     init_repository,
 )
+from tests.integration.targets import MODULES, Target, package  # noqa: E402
 
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 ROUNDS = int(os.environ.get("IGR_BENCH_ROUNDS", "5"))
+KEEP = bool(os.environ.get("IGR_BENCH_KEEP"))  # keep the temp folders (logs) for a post-mortem
+# Measured rounds of the selective part stop early (never below 2) once this many seconds went by.
+DEPLOY_BUDGET_S = float(os.environ.get("IGR_BENCH_DEPLOY_BUDGET_S", "200"))
 BIG_LOG = "yes " + "0123456789" * 9 + "012345678 | head -c 104857600"
+ODOO_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
 def utc(value):
@@ -78,12 +111,12 @@ def wait(api, run_id, sample=None):
         time.sleep(0.05)
 
 
-def main():
+def bench_runner():
     workdir = tempfile.mkdtemp(prefix="igr-bench-")
-    create_database()
     server = Server(workdir)
-    server.start()
     try:
+        create_database()
+        server.start()
         api = Api()
         api("ir.config_parameter", "set_param", "influencegen_release.data_dir", os.path.join(workdir, "data"))
         repo = init_repository(os.path.join(workdir, "origin"))
@@ -113,7 +146,7 @@ def main():
             raise RuntimeError(f"the 100 MB log was stored as {job['log_size']} bytes")
 
         bare_p50, product_p50 = statistics.median(bare), statistics.median(product)
-        result = {
+        metrics = {
             "job_overhead_ratio": round(product_p50 / bare_p50, 3),
             "job_overhead_ms_p50": round((product_p50 - bare_p50) * 1000),
             "bare_docker_run_s_p50": round(bare_p50, 3),
@@ -122,19 +155,175 @@ def main():
             "parallel_efficiency": round(2.0 / parallel_s, 3),
             "parallel_8x1s_at_4_s": round(parallel_s, 3),
             "log_100mb_worker_rss_growth_mb": round((max(peak) - baseline) / 2**20, 1),
-            "rounds": ROUNDS,
-            "goals": {
-                "job_overhead_ratio": "<= 1.15",
-                "trigger_to_start_s_p50": "<= 1.5",
-                "parallel_efficiency": ">= 0.8",
-                "log_100mb_worker_rss_growth_mb": "<= 50",
-            },
         }
-        print(json.dumps(result, indent=2))
+        goals = {
+            "job_overhead_ratio": "<= 1.15",
+            "trigger_to_start_s_p50": "<= 1.5",
+            "parallel_efficiency": ">= 0.8",
+            "log_100mb_worker_rss_growth_mb": "<= 50",
+        }
+        return metrics, goals
     finally:
         server.stop()
         drop_database()
+        if not KEEP:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+class DemoRelease:
+    """The five demo modules as last deployed; each release changes some of them (a version
+    bump and a new field replacing the previous one: a schema change on upgrade)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.versions, self.extra = {}, {}
+        self.count = 0
+
+    def package(self, changed):
+        self.count += 1
+        for name in changed:
+            self.versions[name] = f"18.0.1.0.{self.count}"
+            self.extra[name] = f"field_{self.count}"
+        path, built = package(self.workdir, f"1.0.{self.count}", dict(self.versions), extra=dict(self.extra))
+        return path, built
+
+
+def deploy_timed(client, release, changed, expected_plan):
+    path, built = release.package(changed)
+    started = time.monotonic()
+    result = deploy_package(client, path, built["sha256"], built["manifest"])
+    elapsed = time.monotonic() - started
+    got = {key: result.plan.get(key) or [] for key in expected_plan}
+    if got != expected_plan:
+        raise RuntimeError(f"release {built['manifest']['version']}: plan {result.plan}, expected {expected_plan}")
+    return elapsed, result
+
+
+def phases(result):
+    """Seconds per step of ``deploy_package``, from its timeline: upload and plan; the agent
+    (backup, code switch, ``-u``, restart; polled every second); health; verification."""
+    marks = {step.split(":")[0]: t for t, step in result.timeline}
+    done = next(t for step, t in marks.items() if step.startswith("agent ") and step != "agent started")
+    return {
+        "plan": marks["planned"],
+        "agent": done - marks["planned"],
+        "health": marks["healthy"] - done,
+        "verify": marks["verified"] - marks["healthy"],
+    }
+
+
+def upgrade_log_span(target, receipt):
+    """First to last timestamped Odoo line of the agent's ``odoo-bin -u`` run, in seconds."""
+    path = os.path.join(target.managed, "deploys", str(receipt), "agent.log")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        stamps = [m.group(1) for m in map(ODOO_LOG_TIME.match, handle) if m]
+    if len(stamps) < 2:
+        return None
+    first, last = (datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s in (stamps[0], stamps[-1]))
+    return (last - first).total_seconds()
+
+
+def p50(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def drop_databases_like(prefix):
+    """Databases a failed deploy leaves (``<db>_failed_*``, ``<db>_restore_*``)."""
+    user = os.environ.get("IGR_DB_USER", "odoo")
+    names = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", user, "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for name in names:
+        if name.startswith(prefix):
+            drop_database(name)
+
+
+def bench_selective_upgrade():
+    started_part = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="igr-bench-deploy-")
+    target = Target(os.path.join(workdir, "target"), PORT + 40, f"{DB}_deploy")
+    ok = False
+    try:
+        target.start()
+        client = OdooTarget(target.url, target.db, "deployer", target.key)
+        release = DemoRelease(workdir)
+        setup_s = time.monotonic() - started_part
+        first_s, _ = deploy_timed(client, release, MODULES, {"install": MODULES, "upgrade": []})
+        full, selective, ratios = [], [], []
+        spans, steps_s = {"full": [], "selective": []}, {"full": [], "selective": []}
+        for index in range(ROUNDS):
+            round_started = time.monotonic()
+            one = MODULES[(index + 2) % len(MODULES)]
+            steps = [("full", MODULES, {"install": [], "upgrade": MODULES}), ("selective", [one], {"install": [], "upgrade": [one]})]
+            if index % 2:
+                steps.reverse()  # alternate the order: neither kind always runs on a warmer target
+            times = {}
+            for kind, changed, plan in steps:
+                times[kind], result = deploy_timed(client, release, changed, plan)
+                spans[kind].append(upgrade_log_span(target, result.receipt))
+                steps_s[kind].append(phases(result))
+            full.append(times["full"])
+            selective.append(times["selective"])
+            ratios.append(times["selective"] / times["full"])
+            elapsed = time.monotonic() - started_part
+            if len(ratios) >= 2 and elapsed + (time.monotonic() - round_started) > DEPLOY_BUDGET_S:
+                break
+        ok = True
+        metrics = {
+            "selective_upgrade_ratio": round(statistics.median(ratios), 3),
+            "selective_upgrade_s_p50": p50(selective),
+            "full_upgrade_s_p50": p50(full),
+            "selective_upgrade_ratio_per_round": [round(r, 3) for r in ratios],
+            # where the time goes: the `odoo-bin -u` run alone (from its log), and the steps
+            "selective_upgrade_odoo_u_s_p50": p50(spans["selective"]),
+            "full_upgrade_odoo_u_s_p50": p50(spans["full"]),
+            "deploy_phases_s_p50": {
+                kind: {phase: p50([row[phase] for row in rows]) for phase in rows[0]} for kind, rows in steps_s.items()
+            },
+            "selective_upgrade_rounds": len(ratios),
+            "selective_upgrade_setup_s": round(setup_s, 1),
+            "selective_upgrade_first_install_s": round(first_s, 1),
+        }
+        return metrics, {"selective_upgrade_ratio": "<= 0.35"}
+    finally:
+        target.stop()
+        drop_databases_like(f"{target.db}_")
+        if ok and not KEEP:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif not ok:
+            print(f"selective_upgrade: logs kept in {workdir}", file=sys.stderr)
+
+
+PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade}
+
+
+def main(argv):
+    names = argv or list(PARTS)
+    unknown = [name for name in names if name not in PARTS]
+    if unknown:
+        sys.stderr.write(f"usage: scripts/bench [{'|'.join(PARTS)}]...  (unknown: {', '.join(unknown)})\n")
+        return 64
+    result, goals, errors, part_s = {}, {}, {}, {}
+    for name in names:
+        started = time.monotonic()
+        try:
+            metrics, part_goals = PARTS[name]()
+            result.update(metrics)
+            goals.update(part_goals)
+        except Exception as exc:  # one part failing must not hide the others' numbers
+            traceback.print_exc()
+            errors[name] = f"{type(exc).__name__}: {exc}"
+        part_s[name] = round(time.monotonic() - started, 1)
+    result.update(rounds=ROUNDS, goals=goals, part_s=part_s)
+    if errors:
+        result["errors"] = errors
+    print(json.dumps(result, indent=2))
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
