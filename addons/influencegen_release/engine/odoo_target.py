@@ -86,7 +86,7 @@ class OdooTarget:
             data = base64.b64encode(handle.read()).decode()
         return self.call("api_plan", data, sha256, version, commit)
 
-    def wait(self, receipt, timeout=900, poll=1.0):
+    def wait(self, receipt, timeout=900, poll=0.25):
         """Poll the receipt until the agent is done; the server restarts meanwhile, so a
         target that does not answer for a while is expected."""
         deadline = time.monotonic() + timeout
