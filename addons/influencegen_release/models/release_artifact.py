@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 from odoo import api, fields, models
@@ -5,6 +6,8 @@ from odoo.exceptions import UserError
 
 # Once recorded, an artifact's identity and content never change: promotion deploys it as is.
 IMMUTABLE_FIELDS = {"manifest_json", "kind", "version", "commit_sha", "sha256", "size", "attachment_id", "run_id", "job_id"}
+# Version of the n8n package document ({format, version, commit, workflows}).
+N8N_PACKAGE_FORMAT = 1
 
 
 class ReleaseArtifact(models.Model):
@@ -61,6 +64,59 @@ class ReleaseArtifact(models.Model):
     def _manifest(self):
         self.ensure_one()
         return json.loads(self.manifest_json or "{}")
+
+    # -- n8n workflow packages -------------------------------------------------------------
+    @api.model
+    def _create_n8n_package(self, run, job, version, workflows):
+        """Record the n8n package of ``run``: ``workflows`` is ``{name: {file, active, version,
+        workflow}}`` (``workflow`` normalised, ``version`` its sha256).
+
+        The content is one JSON document, ``{format, version, commit, workflows}``, written with
+        sorted keys so the same workflows, version and commit always give the same bytes and
+        sha256. ``manifest_json`` is the same document without the workflow bodies."""
+        document = {"format": N8N_PACKAGE_FORMAT, "version": version, "commit": run.commit_sha, "workflows": workflows}
+        content = (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+        manifest = dict(document, workflows={name: {k: v for k, v in entry.items() if k != "workflow"} for name, entry in workflows.items()})
+        name = f"{run.pipeline_id.code}-{version}.json"
+        attachment = self.env["ir.attachment"].create(
+            {"name": name, "raw": content, "res_model": "release.run", "res_id": run.id, "mimetype": "application/json"}
+        )
+        return self.create(
+            {
+                "name": name,
+                "run_id": run.id,
+                "job_id": job.id,
+                "kind": "n8n_workflows",
+                "version": version,
+                "commit_sha": run.commit_sha,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "size": len(content),
+                "attachment_id": attachment.id,
+                "manifest_json": json.dumps(manifest, sort_keys=True),
+            }
+        )
+
+    def _n8n_document(self):
+        """The package's document, read from the artifact repository; raises ValueError when its
+        bytes no longer match the recorded sha256 (nothing is deployed from a changed package)."""
+        self.ensure_one()
+        if self.kind != "n8n_workflows":
+            raise ValueError(self.env._("Artifact %(name)s is not an n8n package.", name=self.name))
+        content = self.attachment_id.raw or b""
+        if hashlib.sha256(content).hexdigest() != self.sha256:
+            raise ValueError(
+                self.env._(
+                    "Artifact %(name)s: its content does not match its recorded sha256 %(sha)s: it is not deployed.",
+                    name=self.name,
+                    sha=(self.sha256 or "-")[:12],
+                )
+            )
+        document = json.loads(content)
+        if document.get("format") != N8N_PACKAGE_FORMAT or not isinstance(document.get("workflows"), dict):
+            raise ValueError(
+                self.env._("Artifact %(name)s: not an n8n package of format %(format)s.", name=self.name, format=N8N_PACKAGE_FORMAT)
+            )
+        return document
 
     def write(self, vals):
         if IMMUTABLE_FIELDS & set(vals) and self.filtered("sha256"):

@@ -42,6 +42,12 @@ class ReleaseDeployment(models.Model):
     duration_s = fields.Float(string="Duration (s)", readonly=True)
     error = fields.Text(readonly=True)
     timeline = fields.Text(readonly=True)
+    n8n_workflows_json = fields.Text(
+        string="n8n workflows",
+        readonly=True,
+        help="n8n targets: per workflow name, its workflow id on the instance (null once deleted), what this "
+        "deployment did, the version and active flag before and after. Later deploys match workflows by these ids.",
+    )
 
     @api.depends("environment_id", "version", "is_rollback")
     def _compute_display_name(self):

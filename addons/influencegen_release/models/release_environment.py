@@ -1,3 +1,5 @@
+import json
+import time
 from datetime import timedelta
 
 import pytz
@@ -5,11 +7,17 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..engine.n8n_client import N8nClient, N8nError
+from ..engine.n8n_client import deploy as n8n_deploy
+from ..engine.n8n_client import rollback as n8n_rollback
+from ..engine.n8n_workflow import WorkflowError
 from ..engine.odoo_target import OdooTarget, TargetError, deploy_package
 from ..engine.spec import CREDENTIAL_REF, TIERS
 
 TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
 WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
+SUCCESSFUL = ("deployed", "unchanged")
+N8N_TIMEOUT = 30  # seconds per n8n API call: an instance busy with its own executions is slow
 
 
 class ReleaseEnvironment(models.Model):
@@ -85,34 +93,53 @@ class ReleaseEnvironment(models.Model):
                 )
 
     def action_rollback(self):
-        """Redeploy the previous successful artifact of this environment, as a rollback."""
+        """Redeploy the previous successful artifact of this environment, as a rollback.
+
+        A rollback that fails stays in the history and the chatter; the button shows its error."""
+        deployment = self._rollback()
+        if deployment.outcome in SUCCESSFUL:
+            return True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": self.env._("The rollback failed"), "message": deployment.error, "type": "danger", "sticky": True},
+        }
+
+    @api.model
+    def api_rollback(self, code):
+        """XML-RPC: roll environment ``code`` back to its previous successful artifact.
+
+        Returns the rollback's summary; its ``outcome`` (failed: restored, error) and ``error``
+        say when it failed, so a failed rollback is recorded rather than undone with the call."""
+        environment = self.search([("code", "=", code)], limit=1)
+        if not environment:
+            raise UserError(self.env._("There is no environment %(code)r.", code=code))
+        return environment._rollback()._summary()
+
+    def _rollback(self):
+        """Deploy, labelled as a rollback of the running deployment, the artifact of the latest
+        earlier successful deployment with other content. Deployments a rollback already undid
+        are passed over, so rolling back twice walks further back in the history."""
         self.ensure_one()
         if not self.env.user.has_group("influencegen_release.group_release_release_manager"):
             raise AccessError(self.env._("Only a Release Manager rolls an environment back."))
         current = self.current_deployment_id
-        previous = self.deployment_ids.filtered(
-            lambda d: d.outcome in ("deployed", "unchanged") and d.artifact_id != current.artifact_id and d.id < current.id
+        successful = self.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
+        undone = successful.filtered("is_rollback").rollback_of_id
+        previous = (successful - undone).filtered(
+            lambda d: d.id < current.id and d.artifact_id.sha256 != current.artifact_id.sha256
         ).sorted("id")[-1:]
         if not previous:
             raise UserError(self.env._("%(env)s has no earlier successful deployment to roll back to.", env=self.name))
-        deployment = self._deploy(previous.artifact_id, rollback_of=current)
-        if deployment.outcome not in ("deployed", "unchanged"):
-            raise UserError(self.env._("The rollback failed: %(error)s", error=deployment.error))
-        return True
-
-    @api.model
-    def api_rollback(self, code):
-        """XML-RPC: roll environment ``code`` back to its previous successful artifact."""
-        environment = self.search([("code", "=", code)], limit=1)
-        if not environment:
-            raise UserError(self.env._("There is no environment %(code)r.", code=code))
-        environment.action_rollback()
-        return environment.current_deployment_id._summary()
+        return self._deploy(previous.artifact_id, rollback_of=current)
 
     def _deploy(self, artifact, run=None, job=None, rollback_of=None, approved_digest=None):
         """Deploy ``artifact`` here and record it in the history; never raises for a failed
         deploy (the deployment's outcome and error say what happened)."""
         self.ensure_one()
+        if self.kind == "n8n":
+            # One deploy at a time per n8n instance: another run or a rollback waits for this one.
+            self.env.cr.execute("SELECT id FROM release_environment WHERE id = %s FOR NO KEY UPDATE", [self.id])
         deployment = self.env["release.deployment"].create(
             {
                 "environment_id": self.id,
@@ -123,6 +150,9 @@ class ReleaseEnvironment(models.Model):
                 "rollback_of_id": rollback_of.id if rollback_of else False,
             }
         )
+        if self.kind == "n8n" and artifact.kind == "n8n_workflows":
+            self._deploy_n8n(deployment, artifact, rollback_of)
+            return deployment
         if self.kind != "odoo" or artifact.kind != "odoo_modules":
             deployment._finish("error", error=self.env._("%(kind)s artifacts cannot be deployed to %(env)s.", kind=artifact.kind, env=self.kind))
             return deployment
@@ -147,6 +177,141 @@ class ReleaseEnvironment(models.Model):
             raise ValueError(self.env._("%(env)s needs a URL, a database and a credentials reference.", env=self.name))
         key = self.env["release.settings"]._resolve(self.credentials_ref)
         return OdooTarget(self.url, self.database, self.login or "deployer", key)
+
+    # -- n8n targets --------------------------------------------------------------------------
+    def _n8n_client(self):
+        """A client for this n8n instance; the API key is resolved now and kept nowhere else."""
+        if not (self.url and self.credentials_ref):
+            raise ValueError(self.env._("%(env)s needs a URL and a credentials reference (the n8n API key).", env=self.name))
+        return N8nClient(self.url, self.env["release.settings"]._resolve(self.credentials_ref), timeout=N8N_TIMEOUT)
+
+    def _deploy_n8n(self, deployment, artifact, rollback_of=None):
+        """Push every workflow of ``artifact`` (an n8n package) here and finish ``deployment``.
+
+        A workflow is matched by the id this environment's history recorded for its name, else
+        by its name (n8n_client). All or nothing: when one fails, n8n_client restores it and the
+        workflows this deployment had already changed are put back, newest first. A rollback also
+        deletes the workflows created since the restored artifact was deployed that it lacks."""
+        started = time.monotonic()
+        timeline, records, pushed = [], {}, []
+
+        def step(text):
+            timeline.append(f"{time.monotonic() - started:8.2f}s {text}")
+
+        try:
+            client = self._n8n_client()
+            workflows = artifact._n8n_document()["workflows"]
+        except ValueError as exc:
+            deployment._finish("error", error=str(exc))
+            return
+        history = self._n8n_history(deployment)
+        ids = self._n8n_ids(history)
+        name = None
+        try:
+            for name in sorted(workflows):
+                entry = workflows[name]
+                result = n8n_deploy(client, entry["workflow"], entry["active"], workflow_id=ids.get(name), filename=entry["file"])
+                pushed.append((name, result))
+                records[name] = {"file": entry["file"], **{k: v for k, v in result.items() if k != "previous"}}
+                step(f"{result['action']} {name!r} (id {result['id']})")
+        except (N8nError, WorkflowError) as exc:
+            entry = workflows[name]
+            records[name] = {"file": entry["file"], "id": ids.get(name), "action": "failed", "version": entry["version"], "active": entry["active"]}
+            step(f"failed {name!r}")
+            problems = self._n8n_undo(client, pushed, records, step)
+            put_back = [n for n, _result in pushed if records[n]["action"] == "undone"]
+            error = " ".join(
+                [str(exc), *([self.env._("Put back as they were: %(names)s.", names=", ".join(put_back))] if put_back else []), *problems]
+            )
+            clean = not problems and "failed too" not in str(exc) and "deleting it failed" not in str(exc)
+            self._n8n_finish(deployment, "failed" if clean else "error", records, timeline, error=error)
+            return
+        outcome = "unchanged" if all(r["action"] == "unchanged" for r in records.values()) else "deployed"
+        if rollback_of:
+            for name, workflow_id in sorted(self._n8n_created_since(artifact, rollback_of, history, ids, workflows).items()):
+                try:
+                    n8n_rollback(client, workflow_id, None, False)
+                except N8nError as exc:
+                    step(f"failed to delete {name!r} (id {workflow_id})")
+                    error = self.env._(
+                        "%(name)s (id %(id)s), created after %(version)s, could not be deleted: %(error)s",
+                        name=name, id=workflow_id, version=artifact.version, error=exc,
+                    )  # fmt: skip
+                    self._n8n_finish(deployment, "error", records, timeline, error=error)
+                    return
+                records[name] = {"file": None, "id": None, "action": "deleted", "version": None, "active": False}
+                step(f"deleted {name!r} (id {workflow_id}): created after {artifact.version}, which lacks it")
+                outcome = "deployed"
+        self._n8n_finish(deployment, outcome, records, timeline)
+
+    def _n8n_undo(self, client, pushed, records, step):
+        """Put back, newest first, the workflows a failed deployment had changed; the problems."""
+        problems = []
+        for name, result in reversed(pushed):
+            if result["action"] == "unchanged":
+                continue
+            try:
+                n8n_rollback(client, result["id"], result["previous"], result["previous_active"])
+            except N8nError as exc:
+                problems.append(self.env._("Putting %(name)s back failed: %(error)s.", name=name, error=exc))
+                step(f"failed to put {name!r} back")
+                continue
+            existed = result["previous"] is not None
+            records[name].update(
+                action="undone",
+                id=result["id"] if existed else None,
+                version=result["previous_version"],
+                active=result["previous_active"] if existed else False,
+            )
+            step(f"put {name!r} back" if existed else f"deleted {name!r} again (id {result['id']})")
+        return problems
+
+    def _n8n_finish(self, deployment, outcome, records, timeline, error=None):
+        values = {"plan": self._n8n_plan(records), "timeline": "\n".join(timeline), "n8n_workflows_json": json.dumps(records, sort_keys=True)}
+        deployment._finish(outcome, **values, **({"error": error} if error else {}))
+
+    @api.model
+    def _n8n_plan(self, records):
+        """Readable plan: workflow names by action, then one line per workflow."""
+        by_action = {}
+        for name in sorted(records):
+            by_action.setdefault(records[name]["action"], []).append(name)
+        lines = [f"{action}: {', '.join(by_action.get(action, [])) or '-'}" for action in ("created", "updated", "unchanged")]
+        lines += [f"{action}: {', '.join(by_action[action])}" for action in ("deleted", "failed", "undone") if action in by_action]
+        for name in sorted(records):
+            record = records[name]
+            state = ("active" if record.get("active") else "inactive") if record.get("version") else "gone"
+            was = f", was {record['previous_version'][:12]}" if record.get("previous_version") and record["action"] == "updated" else ""
+            where = f", id {record['id']}" if record.get("id") else ""
+            lines.append(f"{name}: {record['action']} {(record.get('version') or '-')[:12]} {state}{was}{where}")
+        return "\n".join(lines)
+
+    def _n8n_history(self, deployment):
+        """``[(deployment, {name: record})]`` of the deployments here before ``deployment``, oldest first."""
+        earlier = self.deployment_ids.filtered(lambda d: d.id < deployment.id and d.n8n_workflows_json).sorted("id")
+        return [(d, json.loads(d.n8n_workflows_json)) for d in earlier]
+
+    @api.model
+    def _n8n_ids(self, history):
+        """``{workflow name: n8n workflow id}`` as the history leaves them (a deleted one drops out)."""
+        ids = {}
+        for _deployment, records in history:
+            for name, record in records.items():
+                if record.get("id"):
+                    ids[name] = record["id"]
+                else:
+                    ids.pop(name, None)
+        return ids
+
+    def _n8n_created_since(self, artifact, rollback_of, history, ids, workflows):
+        """``{name: id}`` a rollback to ``artifact`` deletes: workflows created here after its last
+        successful deployment (or by ``rollback_of`` when it has none) that it lacks."""
+        restored = self.deployment_ids.filtered(
+            lambda d: d.outcome in SUCCESSFUL and d.artifact_id.sha256 == artifact.sha256 and d.id < rollback_of.id
+        )
+        since = max(restored.ids) if restored else rollback_of.id - 1
+        created = {name for d, records in history if d.id > since for name, r in records.items() if r["action"] == "created"}
+        return {name: ids[name] for name in created if name in ids and name not in workflows}
 
     @api.onchange("tier")
     def _onchange_tier(self):
