@@ -152,3 +152,19 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert set(MODULES) <= set(rows) and not any(row["drift"] for row in rows.values())
     assert rows["igr_demo_c"]["values"]["it-dev"].startswith("18.0.1.0.0 · ")
     assert "does not answer" in parity["errors"]["it-down"]
+
+    # A hotfix copied onto the target by hand: a promotion set to block on drift refuses to run.
+    current = os.path.realpath(os.path.join(target.managed, "current"))
+    with open(os.path.join(current, "igr_demo_c", "hotfix.py"), "w", encoding="utf-8") as handle:
+        handle.write("# patched in production at 3 am\n")
+    [dev_env] = api("release.environment", "search", [("code", "=", "it-dev")])
+    api("release.environment", "write", [dev_env], {"block_on_drift": True})
+    with open(os.path.join(delivery_repo.working_tree_dir, "NOTES.txt"), "w", encoding="utf-8") as handle:
+        handle.write("a commit that changes no module\n")
+    delivery_repo.git.add(A=True)
+    delivery_repo.index.commit("notes")
+    blocked = api.wait_run(push(api, delivery_repo), timeout=240)
+    assert blocked["state"] == "failed"
+    deploy_job = [j for s in blocked["stages"] for j in s["jobs"] if j["name"] == "Deploy"][0]
+    assert "drifted from its last deploy" in deploy_job["reason"] and "igr_demo_c" in deploy_job["reason"], deploy_job
+    assert deployments(api, "it-dev")[-1]["outcome"] == "error"

@@ -11,7 +11,7 @@ from ..engine.n8n_client import N8nClient, N8nError
 from ..engine.n8n_client import deploy as n8n_deploy
 from ..engine.n8n_client import rollback as n8n_rollback
 from ..engine.n8n_workflow import WorkflowError
-from ..engine.odoo_target import OdooTarget, TargetError, deploy_package
+from ..engine.odoo_target import OdooTarget, TargetError, deploy_package, verify
 from ..engine.spec import CREDENTIAL_REF, TIERS
 
 TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
@@ -158,6 +158,10 @@ class ReleaseEnvironment(models.Model):
             return deployment
         try:
             target = self._odoo_target()
+            drift = self._odoo_drift(target) if self.block_on_drift and not rollback_of else []
+            if drift:
+                deployment._finish("error", error=self.env._("Blocked: %(env)s drifted from its last deploy: %(drift)s", env=self.code, drift="; ".join(drift)))
+                return deployment
             result = deploy_package(target, artifact._local_path(), artifact.sha256, artifact._manifest(), approved_digest)
         except (TargetError, ValueError) as exc:
             restored = "restored" in str(exc)
@@ -171,6 +175,12 @@ class ReleaseEnvironment(models.Model):
             timeline="\n".join(f"{t:8.2f}s {step}" for t, step in result.timeline),
         )
         return deployment
+
+    def _odoo_drift(self, target):
+        """What changed on the target since the last deploy recorded here (a hotfix installed by
+        hand, a module upgraded outside the pipeline): the promotion refuses to run over it."""
+        current = self.current_deployment_id
+        return verify(target, current.artifact_id._manifest()) if current.artifact_id.kind == "odoo_modules" else []
 
     def _odoo_target(self):
         if not (self.url and self.database and self.credentials_ref):
