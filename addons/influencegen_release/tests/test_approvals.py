@@ -94,6 +94,16 @@ class TestApprovals(SchedulerCase):
         self.tick_until(lambda: run.state == "waiting_approval")
         return run
 
+    def signed_off_to_go_no_go(self):
+        """A run whose UAT sign-off is given: it waits for the production Go/No-Go."""
+        run = self.start()
+        staging = self.approval(run, "staging")
+        self.uat_evidence(run)
+        self.decide(self.qa, staging, "approve")
+        self.decide(self.po, staging, "approve")
+        self.tick_until(lambda: self.approval(run, "prod"))
+        return run, self.approval(run, "prod")
+
     def approval(self, run, stage_key):
         return run.approval_ids.filtered(lambda a: a.stage_key == stage_key and a.state != "void")
 
@@ -175,13 +185,7 @@ class TestApprovals(SchedulerCase):
         self.assertEqual(run.state, "waiting_approval")
 
     def test_go_no_go_quorum_segregation_window_checklists_and_rollback_path(self):
-        run = self.start()
-        staging = self.approval(run, "staging")
-        self.uat_evidence(run)
-        self.decide(self.qa, staging, "approve")
-        self.decide(self.po, staging, "approve")
-        self.tick_until(lambda: self.approval(run, "prod"))
-        go = self.approval(run, "prod")
+        run, go = self.signed_off_to_go_no_go()
         self.assertEqual(go.excluded_user_ids, self.cab_dev | self.cab_author)
         self.assertIn("authored the commit", go.exclusion_note)
         self.assertNotIn(self.cab_dev, self.open_activity_users(go), "excluded people are not asked")
@@ -297,13 +301,7 @@ class TestApprovals(SchedulerCase):
         self.assertFalse(self.open_activity_users(staging, ESCALATION_TYPE), "the escalation closes with the request")
 
     def test_break_glass_needs_a_reason_and_a_second_release_manager(self):
-        run = self.start()
-        staging = self.approval(run, "staging")
-        self.uat_evidence(run)
-        self.decide(self.qa, staging, "approve")
-        self.decide(self.po, staging, "approve")
-        self.tick_until(lambda: self.approval(run, "prod"))
-        go = self.approval(run, "prod")
+        run, go = self.signed_off_to_go_no_go()
         self.decide(self.cab1, go, "approve", "Go")
         self.decide(self.cab2, go, "approve", "Go")
         self.tick_until(lambda: run.state == "waiting_checklist")
