@@ -29,6 +29,7 @@ FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_faile
 # What a failed quality gate is called, by pipeline kind (the seed's notification events).
 GATE_FAILURE_EVENT = {"odoo": "build_failed", "n8n": "validation_failed", "iac": "validation_failed", "docker": "scan_failed"}
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_CHAIN_DEPTH = 5  # a chain of pipelines longer than this is a loop in the configuration
 DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to
 RELEASE_MANAGER = "influencegen_release.group_release_release_manager"
 ZERO_SHA = "0" * 40
@@ -53,6 +54,10 @@ class ReleaseRun(models.Model):
     fingerprint = fields.Char(readonly=True, index=True, copy=False, help="sha256 of the immutable run parameters.")
     params_json = fields.Text(string="Parameters (JSON)", readonly=True)
     retry_of_id = fields.Many2one("release.run", string="Retry of", readonly=True, ondelete="restrict")
+    parent_run_id = fields.Many2one(
+        "release.run", string="Started by run", readonly=True, ondelete="restrict", index=True, help="Pipeline chaining."
+    )
+    child_run_ids = fields.One2many("release.run", "parent_run_id", string="Chained runs")
     cancel_requested = fields.Boolean(readonly=True, copy=False)
     version = fields.Char(tracking=True)
     started_at = fields.Datetime(readonly=True)
@@ -415,6 +420,8 @@ class ReleaseRun(models.Model):
                 "break_glass": self.break_glass,
             },
             "rollback": self.rollback_state or False,
+            "parent": self.parent_run_id.id or False,
+            "chained": self.child_run_ids.ids,
         }
 
     # -- state machine (called by the scheduler under a row lock) -----------------------------
@@ -726,3 +733,35 @@ class ReleaseRun(models.Model):
         self.write({"state": state, "finished_at": fields.Datetime.now()})
         self.message_post(body=self.env._("Run %(state)s.", state=dict(RUN_STATES)[state].lower()))
         self.env["release.notification"]._notify_run(self)
+        self._start_chained()
+
+    def _start_chained(self):
+        """Pipelines that follow this one (``on_success`` here, or a ``pipeline`` trigger
+        there) start on the same commit, linked to this run."""
+        if self.state not in ("succeeded", "failed") or not self.repository_id:
+            return
+        Pipeline = self.env["release.pipeline"]
+        codes = [c.strip() for c in (self.pipeline_id.on_success_codes or "").split(",") if c.strip()]
+        followers = Pipeline.search([("code", "in", codes)]) if self.state == "succeeded" else Pipeline
+        followers |= self.env["release.pipeline.trigger"].search(
+            [
+                ("event", "=", "pipeline"),
+                ("source_pipeline_code", "=", self.pipeline_id.code),
+                ("source_result", "in", [self.state, "any"]),
+            ]
+        ).pipeline_id
+        depth, ancestor = 0, self
+        while ancestor.parent_run_id:
+            depth, ancestor = depth + 1, ancestor.parent_run_id
+        for pipeline in followers.filtered("active"):
+            if depth >= MAX_CHAIN_DEPTH:
+                self.message_post(body=self.env._("Not starting %(code)s: the chain is %(depth)s runs deep.", code=pipeline.code, depth=depth + 1))
+                continue
+            params = {"repository": self.repository_id.name, "ref": self.ref, "sha": self.commit_sha, "before": False, "pusher": self.pusher or False}
+            fingerprint = f"{self._fingerprint(pipeline, self.repository_id, params)}:after:{self.id}"
+            if self.search_count([("fingerprint", "=", fingerprint)]):
+                continue
+            child = self._create_run(pipeline, self.repository_id, params, fingerprint)
+            child.parent_run_id = self
+            self.message_post(body=self.env._("Started %(run)s (chained).", run=child.display_name))
+            child.message_post(body=self.env._("Started by %(run)s, which %(state)s.", run=self.display_name, state=self.state))

@@ -6,3 +6,4 @@ from . import test_scheduler
 from . import test_recovery
 from . import test_notifications
 from . import test_approvals
+from . import test_chaining
