@@ -7,3 +7,4 @@ from . import test_recovery
 from . import test_notifications
 from . import test_approvals
 from . import test_chaining
+from . import test_webhook
