@@ -100,3 +100,13 @@ def commit_author(url, sha, mirrors_dir):
     repo = open_mirror(url, mirrors_dir)
     commit = repo.commit(resolve(repo, url, sha))
     return commit.author.name or "", (commit.author.email or "").strip().lower()
+
+
+def branch_heads(url, mirrors_dir):
+    """``{refs/heads/<branch>: sha}`` of the repository at ``url``, after fetching its mirror."""
+    repo = open_mirror(url, mirrors_dir)
+    try:
+        repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
+    except git.GitCommandError as exc:
+        raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
+    return {ref.path: ref.commit.hexsha for ref in repo.references if ref.path.startswith("refs/heads/")}

@@ -1,12 +1,16 @@
 import datetime
+import json
+import logging
 
 from markupsafe import escape
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine.git_source import GitSourceError, read_file_at
+from ..engine.git_source import GitSourceError, branch_heads, read_file_at
 from ..engine.spec import CREDENTIAL_REF
+
+_logger = logging.getLogger(__name__)
 
 
 class ReleaseRepository(models.Model):
@@ -31,37 +35,7 @@ class ReleaseRepository(models.Model):
     defined_pipeline_ids = fields.One2many("release.pipeline", "repository_id", string="Defined here")
     last_loaded_sha = fields.Char(readonly=True)
     last_load_error = fields.Text(readonly=True)
-
-    _sql_constraints = [("name_unique", "unique(name)", "A repository name must be unique.")]
-
-    def action_load_pipeline_file(self):
-        """Read the pipeline file at the head of the default branch and sync its pipelines."""
-        for repository in self:
-            repository._load_pipeline_file(repository.default_branch)
-        return True
-
-    def _load_pipeline_file(self, ref):
-        self.ensure_one()
-        try:
-            text, sha = read_file_at(self.url, ref, self.pipeline_file, self.env["release.settings"]._mirrors_dir())
-        except GitSourceError as exc:
-            self.last_load_error = str(exc)
-            self.message_post(body=self.env._("Pipeline file not loaded: %(error)s", error=exc))
-            raise UserError(str(exc)) from exc
-        filename = f"{self.name}@{sha[:12]}:{self.pipeline_file}"
-        pipelines = self.env["release.pipeline.loader"]._load_text(text, filename, repository=self)
-        self.write({"last_loaded_sha": sha, "last_load_error": False, "pipeline_ids": [Command.link(p.id) for p in pipelines]})
-        self.message_post(
-            body=self.env._(
-                "Pipeline file %(file)s loaded at %(sha)s: %(codes)s",
-                file=self.pipeline_file,
-                sha=sha[:12],
-                codes=", ".join(pipelines.mapped("code")),
-            )
-        )
-        return pipelines
-
-    # -- webhooks (hosted Git) and the technical user that triggers runs ---------------------
+    # Webhooks (hosted Git) and the technical user that triggers runs.
     webhook_secret_ref = fields.Char(
         string="Webhook secret reference",
         tracking=True,
@@ -87,6 +61,74 @@ class ReleaseRepository(models.Model):
         groups="influencegen_release.group_release_release_manager",
         help="Expiry of the trigger user's latest API key for the Git hooks (keys named after this repository).",
     )
+    # Polling, for repositories without hooks.
+    poll_minutes = fields.Integer(
+        string="Poll every (minutes)", default=0, tracking=True, help="0: no polling (hooks or webhooks start the runs)."
+    )
+    polled_at = fields.Datetime(string="Last polled", readonly=True)
+    polled_heads = fields.Text(readonly=True, help="Branch heads seen at the last poll (JSON).")
+
+    _sql_constraints = [("name_unique", "unique(name)", "A repository name must be unique.")]
+
+    def action_load_pipeline_file(self):
+        """Read the pipeline file at the head of the default branch and sync its pipelines."""
+        for repository in self:
+            repository._load_pipeline_file(repository.default_branch)
+        return True
+
+    @api.model
+    def _cron_poll(self):
+        """Fetch the repositories that poll and start runs for branch heads that moved."""
+        now = fields.Datetime.now()
+        for repository in self.search([("poll_minutes", ">", 0)]):
+            if repository.polled_at and repository.polled_at + datetime.timedelta(minutes=repository.poll_minutes) > now:
+                continue
+            try:
+                repository._poll()
+            except GitSourceError as exc:
+                repository.polled_at = now
+                _logger.warning("polling %s failed: %s", repository.name, exc)
+
+    def _poll(self):
+        """One poll: the first only records the heads; later ones trigger each moved head once.
+        A burst of pushes between two polls is one run per pipeline, at the newest commit."""
+        self.ensure_one()
+        heads = branch_heads(self.url, self.env["release.settings"]._mirrors_dir())
+        seen = json.loads(self.polled_heads) if self.polled_heads else None
+        self.write({"polled_at": fields.Datetime.now(), "polled_heads": json.dumps(heads, sort_keys=True)})
+        runs = []
+        for ref, sha in sorted(heads.items()) if seen is not None else []:
+            if seen.get(ref) == sha:
+                continue
+            payload = {"repository": self.name, "ref": ref, "after": sha, "before": seen.get(ref) or False, "pusher": "poller"}
+            try:
+                runs += self.env["release.run"].api_trigger(payload)["runs"]
+            except UserError as exc:  # no pipeline follows this branch
+                _logger.info("poll of %s: %s", self.name, exc)
+        if runs:
+            self.message_post(body=self.env._("Poll started %(runs)s.", runs=", ".join(f"{r['pipeline']} #{r['id']}" for r in runs)))
+        return runs
+
+    def _load_pipeline_file(self, ref):
+        self.ensure_one()
+        try:
+            text, sha = read_file_at(self.url, ref, self.pipeline_file, self.env["release.settings"]._mirrors_dir())
+        except GitSourceError as exc:
+            self.last_load_error = str(exc)
+            self.message_post(body=self.env._("Pipeline file not loaded: %(error)s", error=exc))
+            raise UserError(str(exc)) from exc
+        filename = f"{self.name}@{sha[:12]}:{self.pipeline_file}"
+        pipelines = self.env["release.pipeline.loader"]._load_text(text, filename, repository=self)
+        self.write({"last_loaded_sha": sha, "last_load_error": False, "pipeline_ids": [Command.link(p.id) for p in pipelines]})
+        self.message_post(
+            body=self.env._(
+                "Pipeline file %(file)s loaded at %(sha)s: %(codes)s",
+                file=self.pipeline_file,
+                sha=sha[:12],
+                codes=", ".join(pipelines.mapped("code")),
+            )
+        )
+        return pipelines
 
     @api.depends("name")
     def _compute_webhook_url(self):

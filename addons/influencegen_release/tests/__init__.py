@@ -8,3 +8,4 @@ from . import test_notifications
 from . import test_approvals
 from . import test_chaining
 from . import test_webhook
+from . import test_polling
