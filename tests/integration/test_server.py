@@ -21,6 +21,9 @@ def job_ids(api, run_id):
 
 def test_a_push_is_run_by_the_cron_worker_without_waiting_for_the_interval(server, repository, origin):
     api = Api()
+    # Other modules share this repository: start from a known pipeline definition.
+    commit_pipeline(origin, "echo start; sleep 1; echo end")
+    reload(api, repository)
     started = time.monotonic()
     result = push(api, origin)
     [summary] = result["runs"]
@@ -28,7 +31,7 @@ def test_a_push_is_run_by_the_cron_worker_without_waiting_for_the_interval(serve
     status = api.wait_run(summary["id"], timeout=50)
     # The cron interval is one minute: finishing well before it proves the trigger woke it.
     assert time.monotonic() - started < 45
-    assert status["state"] == "succeeded"
+    assert status["state"] == "succeeded", status
     [job] = status["stages"][0]["jobs"]
     assert (job["state"], job["exit_code"], job["attempt"]) == ("succeeded", 0, 1)
     assert api("release.job", "api_log", [job["id"]], tail=10)["text"] == "start\nend"
@@ -36,6 +39,7 @@ def test_a_push_is_run_by_the_cron_worker_without_waiting_for_the_interval(serve
 
 def test_concurrent_triggers_of_one_push_create_one_run(server, repository, origin):
     sha = commit_pipeline(origin, "echo start; sleep 1; echo end")
+    reload(Api(), repository)
     results, barrier = [], threading.Barrier(4)
 
     def call():
