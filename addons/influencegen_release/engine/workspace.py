@@ -43,17 +43,30 @@ def prepare(root, name, url=None, sha=None, mirrors_dir=None):
     try:
         os.chown(work, JOB_UID, JOB_UID)
     except PermissionError:
-        os.chmod(work, 0o777)  # not root: let the container's user write anyway
+        # Not root (a development server): the container's user (uid 1000) can only write
+        # there if everybody can. The folder is per job and removed with it.
+        os.chmod(work, 0o777)  # nosec B103
     return src, work
 
 
 def _extract(fileobj, target):
+    """Unpack ``git archive`` output member by member, each checked first: no absolute path,
+    no ``..``, no device, and links only to places inside the tree."""
     with tarfile.open(fileobj=fileobj) as archive:
         for member in archive.getmembers():
             path = os.path.normpath(member.name)
-            if path.startswith(("/", "..")) or member.isdev():
+            if path.startswith(("/", "..")) or member.isdev() or not _link_stays_inside(member, path):
                 raise WorkspaceError(f"refusing archive member {member.name!r}")
-        archive.extractall(target)
+            archive.extract(member, target)
+
+
+def _link_stays_inside(member, path):
+    if not (member.issym() or member.islnk()):
+        return True
+    if member.linkname.startswith("/"):
+        return False
+    base = os.path.dirname(path) if member.issym() else ""
+    return not os.path.normpath(os.path.join(base, member.linkname)).startswith("..")
 
 
 def collect(workspace, relative_path, max_bytes):
