@@ -31,15 +31,7 @@ def prepare(root, name, url=None, sha=None, mirrors_dir=None):
     os.makedirs(src)
     os.makedirs(work)
     if url and sha:
-        repo = open_mirror(url, mirrors_dir)
-        commit = resolve(repo, url, sha)
-        with tempfile.TemporaryFile() as archive:
-            try:
-                repo.archive(archive, treeish=commit, format="tar")
-            except Exception as exc:  # GitPython raises several types here
-                raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
-            archive.seek(0)
-            _extract(archive, src)
+        export(url, sha, mirrors_dir, src)
     try:
         os.chown(work, JOB_UID, JOB_UID)
     except PermissionError:
@@ -47,6 +39,20 @@ def prepare(root, name, url=None, sha=None, mirrors_dir=None):
         # there if everybody can. The folder is per job and removed with it.
         os.chmod(work, 0o777)  # nosec B103
     return src, work
+
+
+def export(url, sha, mirrors_dir, dest):
+    """Write the files of commit ``sha`` of ``url`` (``git archive`` of the mirror) into ``dest``."""
+    repo = open_mirror(url, mirrors_dir)
+    commit = resolve(repo, url, sha)
+    with tempfile.TemporaryFile() as archive:
+        try:
+            repo.archive(archive, treeish=commit, format="tar")
+        except Exception as exc:  # GitPython raises several types here
+            raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
+        archive.seek(0)
+        _extract(archive, dest)
+    return dest
 
 
 def _extract(fileobj, target):

@@ -2,12 +2,11 @@ import base64
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 
 from odoo import api, models
 
-from ..engine import packaging, versioning
+from ..engine import packaging, versioning, workspace
 from ..engine.git_source import GitSourceError, open_mirror, resolve
 from ..engine.n8n_client import N8nError
 from ..engine.n8n_workflow import WorkflowError, load_workflow, normalise, scan_secrets, validate, version_of
@@ -41,6 +40,7 @@ class ReleaseAction(models.AbstractModel):
             return handler(job, task)
         except (
             GitSourceError,
+            workspace.WorkspaceError,
             packaging.PackageError,
             versioning.VersionError,
             TargetError,
@@ -316,16 +316,8 @@ class ReleaseAction(models.AbstractModel):
         return run.version
 
     def _export_tree(self, run, workdir):
-        """The commit's files, from the mirror (``git archive``), in a fresh folder."""
-        repo = self._mirror(run)
-        resolve(repo, run.repository_id.url, run.commit_sha)
-        archive = os.path.join(workdir, "tree.tar")
-        with open(archive, "wb") as handle:
-            repo.archive(handle, treeish=run.commit_sha, format="tar")
-        tree = os.path.join(workdir, "tree")
-        with tarfile.open(archive) as tar:
-            _extract_plain(tar, tree)
-        return tree
+        """The commit's files, from the mirror, in a fresh folder (as jobs see them in /src)."""
+        return workspace.export(run.repository_id.url, run.commit_sha, self.env["release.settings"]._mirrors_dir(), os.path.join(workdir, "tree"))
 
     def _package_of(self, run, kind="odoo_modules"):
         return run.artifact_ids.filtered(lambda a: a.kind == kind).sorted("id")[-1:]
@@ -351,12 +343,3 @@ class ReleaseAction(models.AbstractModel):
                 )
             raise ActionError("no package to deploy: this run built none (artifact.package)")
         return environment, artifact
-
-
-def _extract_plain(tar, tree):
-    """``git archive`` output from our own mirror: regular files and folders only."""
-    for member in tar.getmembers():
-        if member.name.startswith("/") or ".." in member.name.split("/"):
-            raise ActionError(f"unsafe path in the commit's archive: {member.name}")
-        if member.isfile() or member.isdir():
-            tar.extract(member, tree)

@@ -2,8 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine.approvals import APPROVE, DECISIONS, assign_role
-
-ROLE_GROUP = "influencegen_release.group_release_%s"
+from .release_approval import ROLE_GROUP
 
 
 class ReleaseApprovalVote(models.Model):

@@ -1,7 +1,7 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
-ROLE_GROUP = "influencegen_release.group_release_%s"
+from .release_approval import ROLE_GROUP
 
 
 class ReleaseChecklistItem(models.Model):

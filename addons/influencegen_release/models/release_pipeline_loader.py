@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools.misc import file_path
 
 from ..engine.spec import SpecError, checksum, load_pipeline_file
+from .release_approval import ROLE_GROUP
 from .release_environment import TIER_SEQUENCE
 
 SEED_DIR = "influencegen_release/data/pipelines"
@@ -320,7 +321,7 @@ class ReleasePipelineLoader(models.AbstractModel):
 
     # -- generic helpers ----------------------------------------------------------------------
     def _role_group(self, role):
-        return self.env.ref(f"influencegen_release.group_release_{role}")
+        return self.env.ref(ROLE_GROUP % role)
 
     def _changed_values(self, record, vals):
         """The subset of ``vals`` that differs from the record (many2many given as id lists)."""

@@ -15,6 +15,7 @@ from ..engine.log_store import LogStore
 from ..engine.masking import Masker
 from ..engine.reports import ReportError, parse_report
 from .release_action import ActionError
+from .release_approval import ROLE_GROUP
 
 _logger = logging.getLogger(__name__)
 
@@ -353,7 +354,7 @@ class ReleaseScheduler(models.AbstractModel):
         items = "\n".join(f"[ ] {item}" for item in task["checklist"])
         self._append_log(job, f"Waiting for {', '.join(roles)} to confirm:\n{items}\n")
         job.state = "waiting"
-        groups = [self.env.ref(f"influencegen_release.group_release_{role}") for role in roles]
+        groups = [self.env.ref(ROLE_GROUP % role) for role in roles]
         partners = self.env["res.users"].browse().union(*(g.users for g in groups)).partner_id
         job.run_id.message_post(
             body=self.env._("Checklist %(task)s waits for confirmation:\n%(items)s", task=job.name, items=items),
