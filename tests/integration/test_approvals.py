@@ -3,30 +3,7 @@
 import os
 import threading
 
-from .harness import Api, init_repository
-
-PIPELINE = """\
-version: 1
-pipeline:
-  code: PL-IT-CAB
-  name: Go/No-Go race
-  kind: odoo
-  triggers:
-    - {event: push, branches: ['main']}
-  defaults: {image: %s, timeout: 60, memory: 128m, cpus: 0.5}
-  stages:
-    - name: Build
-      tasks:
-        - {name: Build, key: build, run: 'echo built'}
-    - name: Production
-      key: prod
-      trigger: manual
-      tasks:
-        - {name: Deploy, key: deploy, run: 'echo deployed'}
-      approval:
-        rules: [{group: cab_member, quorum: 2}]
-      gates: [{name: Go/No-Go, type: manual}]
-"""
+from .harness import Api, commit_pipeline_text, gated_pipeline, init_repository
 
 
 def make_user(api, login, role):
@@ -42,11 +19,7 @@ def make_user(api, login, role):
 
 def test_two_cab_members_deciding_at_the_same_moment_give_one_outcome(server, workdir):
     origin = init_repository(os.path.join(workdir, "cab-origin"))
-    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(PIPELINE % os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm"))
-    origin.index.add([path])
-    sha = origin.index.commit("cab pipeline").hexsha
+    sha = commit_pipeline_text(origin, gated_pipeline("PL-IT-CAB", "Go/No-Go race", "{group: cab_member, quorum: 2}"), "cab pipeline")
     api = Api()
     repo_id = api("release.repository", "create", {"name": "it-cab", "url": origin.working_tree_dir})
     api("release.repository", "action_load_pipeline_file", [repo_id])

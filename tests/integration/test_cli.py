@@ -8,30 +8,7 @@ import time
 
 import pytest
 
-from .harness import DB, PORT, ROOT, Api, commit_pipeline
-
-GATED = """\
-version: 1
-pipeline:
-  code: PL-IT
-  name: Integration (Go/No-Go)
-  kind: odoo
-  triggers:
-    - {event: push, branches: ['main']}
-  defaults: {image: %s, timeout: 60, memory: 128m, cpus: 0.5}
-  stages:
-    - name: Build
-      tasks:
-        - {name: Build, key: build, run: 'echo built'}
-    - name: Production
-      key: prod
-      trigger: manual
-      tasks:
-        - {name: Deploy, key: deploy, run: 'echo deployed'}
-      approval:
-        rules: [{group: release_manager}]
-      gates: [{name: Go/No-Go, type: manual}]
-"""
+from .harness import DB, PORT, ROOT, Api, commit_pipeline, commit_pipeline_text, gated_pipeline
 
 IGR = os.path.join(ROOT, "scripts", "igr")
 URL = f"http://127.0.0.1:{PORT}"
@@ -114,14 +91,8 @@ def test_logs_follow_a_running_job_to_its_end(server, repository, origin, key_fi
 
 
 def gated_commit(api, origin, repository, label):
-    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(GATED % os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm"))
-    marker = os.path.join(origin.working_tree_dir, "marker.txt")
-    with open(marker, "w", encoding="utf-8") as handle:
-        handle.write(label)
-    origin.index.add([path, marker])
-    sha = origin.index.commit(f"gated pipeline: {label}").hexsha
+    text = gated_pipeline("PL-IT", "Integration (Go/No-Go)", "{group: release_manager}")
+    sha = commit_pipeline_text(origin, text, f"gated pipeline: {label}", marker=label)
     api("release.repository", "action_load_pipeline_file", [repository])
     return sha
 

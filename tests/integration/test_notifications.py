@@ -8,14 +8,13 @@ import os
 import socket
 import threading
 import time
-import uuid
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from .harness import Api, init_repository
+from .harness import Api, commit_pipeline_text, init_repository
 
 PARAM = "influencegen_release.it_slack_webhook"
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
@@ -145,14 +144,7 @@ def notify_repository(server, notify_origin):
 
 
 def push_commit(repo):
-    path = os.path.join(repo.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(PIPELINE)
-    marker = os.path.join(repo.working_tree_dir, "marker.txt")
-    with open(marker, "w", encoding="utf-8") as handle:
-        handle.write(uuid.uuid4().hex)
-    repo.index.add([path, marker])
-    return repo.index.commit("notify").hexsha
+    return commit_pipeline_text(repo, PIPELINE, "notify")
 
 
 def failing_run(api, origin):
