@@ -16,3 +16,10 @@ if "influencegen_release" not in sys.modules:
     package = types.ModuleType("influencegen_release")
     package.__path__ = [str(ADDON)]
     sys.modules["influencegen_release"] = package
+
+
+def pytest_configure(config):
+    # Tests that need a service of this machine (the Docker engine, n8n). Pipelines that run
+    # the suite inside a hermetic container deselect them with ``-m "not services"``;
+    # scripts/test runs everything.
+    config.addinivalue_line("markers", "services: needs the Docker engine or an n8n install on this machine")

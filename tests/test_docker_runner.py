@@ -13,7 +13,7 @@ from influencegen_release.engine.log_store import LogStore
 from influencegen_release.engine.masking import Masker
 from influencegen_release.engine.workspace import collect, prepare
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.services]
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 DOCKER_URL = os.environ.get("IGR_DOCKER_URL", "unix:///var/run/docker.sock")
 

@@ -12,6 +12,8 @@ from influencegen_release.engine.n8n_workflow import WorkflowError, load_workflo
 
 from .n8n_server import N8nServer, free_port_pair, missing_install_message
 
+pytestmark = pytest.mark.services
+
 DATA = pathlib.Path(__file__).parent / "data" / "n8n"
 UNKNOWN_TYPE = "n8n-nodes-base.doesNotExist"
 

@@ -13,7 +13,7 @@ from influencegen_release.engine.workspace import collect, prepare
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.services]
 
 VULNERABLE = '''import subprocess
 

@@ -4,7 +4,7 @@ import time
 
 import git
 
-from odoo.tests.common import TransactionCase, new_test_user
+from odoo.tests.common import TransactionCase, new_test_user, tagged
 
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 
@@ -22,6 +22,9 @@ pipeline:
 """
 
 
+# "services": these tests need this machine's Docker engine; pipelines running the suite in a
+# hermetic container exclude the tag (--test-tags=...,-services), scripts/test runs them.
+@tagged("services")
 class SchedulerCase(TransactionCase):
     """Real Docker, real Git; the scheduler's own transactions run inside the test's one."""
 

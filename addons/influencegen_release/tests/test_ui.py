@@ -24,7 +24,7 @@ pipeline:
 """
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", "services")  # services: needs Chromium
 class TestReleaseUi(HttpCase):
     def test_runs_menu_and_pipeline_form(self):
         self.start_tour("/odoo", "influencegen_release_runs_and_pipeline", login="admin")
