@@ -17,6 +17,9 @@ PYTHON = os.environ.get("IGR_PYTHON", "/usr/bin/python3")
 PORT = int(os.environ.get("IGR_IT_PORT", "8269"))
 DB = os.environ.get("IGR_IT_DB", f"igr_it_{os.getpid()}")
 ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons,{ROOT}/addons"
+# PostgreSQL's clients never prompt here (-w): without scripts/lib.sh's PGPASSWORD they would
+# wait on the terminal for a password forever.
+os.environ.setdefault("PGPASSWORD", os.environ.get("IGR_DB_PASSWORD", "odoo"))
 
 
 def odoo_cmd(*args, db=DB, addons=ADDONS):
@@ -95,7 +98,7 @@ class Api:
 
 def create_database(db=DB, addons=ADDONS):
     user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", db], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", user, "--if-exists", db], check=True, stdin=subprocess.DEVNULL)
     subprocess.run(
         odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn", db=db, addons=addons),
         check=True,
@@ -107,7 +110,7 @@ def create_database(db=DB, addons=ADDONS):
 
 def drop_database(db=DB):
     user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", user, "--if-exists", db], stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", user, "--if-exists", db], stdin=subprocess.DEVNULL)
 
 
 def init_repository(path):

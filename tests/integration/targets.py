@@ -59,19 +59,24 @@ def package(workdir, label, versions, extra=None, failing=None, modules=MODULES)
 
 
 class Target:
-    def __init__(self, folder, port, db):
+    """``base_addons`` plus the managed folder make the addons path. A self-delivery target
+    (scripts/demo) gets Odoo's addons only and ``bootstrap``, a package of this addon: what
+    the control plane deploys then replaces the very code the target runs."""
+
+    def __init__(self, folder, port, db, base_addons=ADDONS, bootstrap=None):
         self.folder, self.port, self.db = folder, port, db
         self.data_dir = os.path.join(folder, "data")
         self.managed = os.path.join(self.data_dir, "managed", db)
-        self.addons = f"{ADDONS},{self.managed}/current"
+        self.addons = f"{base_addons},{self.managed}/current"
         self.url = f"http://127.0.0.1:{port}"
+        self.bootstrap = bootstrap
         self.key = None
         self.server = None
 
     def start(self):
         os.makedirs(self.folder, exist_ok=True)
         # Odoo refuses an addons path without a module: a first release bootstraps the folder.
-        bootstrap_zip, _ = package(self.folder, "0.0.0-bootstrap", {})
+        bootstrap_zip = self.bootstrap or package(self.folder, "0.0.0-bootstrap", {})[0]
         packaging.safe_extract(bootstrap_zip, os.path.join(self.managed, "releases", "bootstrap"))
         os.symlink(os.path.join(self.managed, "releases", "bootstrap"), os.path.join(self.managed, "current"))
         create_database(self.db, self.addons)

@@ -160,6 +160,8 @@ def test_what_the_server_refuses_exits_3_with_its_message(server, repository, ke
     assert len(result.stderr.strip().splitlines()) == 1
     result = igr("rollback", "no-such-env", key_file=key_file)
     assert result.returncode == 3 and "There is no environment 'no-such-env'" in result.stderr, result.stderr
+    result = igr("deploy", "no-such-env", "1.0.0", key_file=key_file)
+    assert result.returncode == 3 and "There is no environment 'no-such-env'" in result.stderr, result.stderr
     result = igr("approve", "987654", "-m", "ok", key_file=key_file)
     assert result.returncode == 3 and "There is no approval request 987654" in result.stderr, result.stderr
 

@@ -142,6 +142,14 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     history = deployments(api, "it-dev")
     assert [(d["version"][:5], d["is_rollback"]) for d in history] == [("1.0.0", False), ("1.0.1", False), ("1.0.0", True)]
 
+    # Deploying a version by hand: a roll-forward to what ran here is allowed; a version that
+    # was never published is refused.
+    forward = api("release.environment", "api_deploy", "it-dev", latest["version"])
+    assert (forward["version"], forward["outcome"], forward["rollback"]) == (latest["version"], "deployed", False), forward
+    assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.1")
+    with pytest.raises(Exception, match="No published odoo_modules artifact has version '9.9.9'"):  # noqa: PT011 - an XML-RPC Fault
+        api("release.environment", "api_deploy", "it-prod", "9.9.9")
+
     # Parity, read live from the targets: both environments run the same modules; one that
     # does not answer is reported, not hidden.
     api("release.environment", "create", {"name": "IT Down", "code": "it-down", "kind": "odoo", "tier": "staging",

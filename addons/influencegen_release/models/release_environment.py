@@ -116,6 +116,45 @@ class ReleaseEnvironment(models.Model):
             raise UserError(self.env._("There is no environment %(code)r.", code=code))
         return environment._rollback()._summary()
 
+    @api.model
+    def api_deploy(self, code, version):
+        """XML-RPC: deploy the published artifact ``version`` to environment ``code`` outside a
+        run: a roll-forward after a rollback, or a promotion of what a lower tier already runs.
+
+        Release Managers only; the artifact must have been deployed successfully here or to an
+        environment of a lower tier of the same kind, a production window is respected and
+        drift blocks as in a run. Returns the deployment's summary."""
+        environment = self.search([("code", "=", code)], limit=1)
+        if not environment:
+            raise UserError(self.env._("There is no environment %(code)r.", code=code))
+        return environment._deploy_version(version)._summary()
+
+    def _deploy_version(self, version):
+        self.ensure_one()
+        if not self.env.user.has_group("influencegen_release.group_release_release_manager"):
+            raise AccessError(self.env._("Only a Release Manager deploys a version by hand."))
+        kind = {"odoo": "odoo_modules", "n8n": "n8n_workflows"}.get(self.kind)
+        artifacts = self.env["release.artifact"].search([("version", "=", version), ("kind", "=", kind)], order="id desc")
+        if not artifacts:
+            raise UserError(self.env._("No published %(kind)s artifact has version %(version)r.", kind=kind or self.kind, version=version))
+        proven = self.env["release.deployment"].search(
+            [("artifact_id", "in", artifacts.ids), ("outcome", "in", list(SUCCESSFUL)), ("environment_id.kind", "=", self.kind)]
+        ).filtered(lambda d: d.environment_id == self or TIER_SEQUENCE[d.environment_id.tier] < TIER_SEQUENCE[self.tier])
+        if not proven:
+            raise UserError(
+                self.env._(
+                    "%(version)s never ran successfully on %(env)s or on a lower tier: promote it through its pipeline.",
+                    version=version,
+                    env=self.code,
+                )
+            )
+        is_open, when, why = self._window_state(fields.Datetime.now())
+        if not is_open:
+            opens = fields.Datetime.to_string(when) if when else self.env._("not within the horizon")
+            raise UserError(self.env._("%(env)s is outside its window (%(why)s); it opens %(when)s UTC.", env=self.code, why=why, when=opens))
+        self.message_post(body=self.env._("%(user)s deploys %(version)s by hand.", user=self.env.user.name, version=version))
+        return self._deploy(proven.sorted("id")[-1].artifact_id)
+
     def _rollback(self):
         """Deploy, labelled as a rollback of the running deployment, the artifact of the latest
         earlier successful deployment with other content. Deployments a rollback already undid
