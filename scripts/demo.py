@@ -27,10 +27,12 @@ through the repository's own pipeline file; every boundary is still crossed.
 """
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -119,19 +121,21 @@ class Demo:
         bootstrap = self.bootstrap_package()
         odoo_only = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons"
         for offset, tier in enumerate(TIERS, 1):
-            target = Target(os.path.join(self.workdir, f"odoo-{tier}"), PORT + 10 * offset, f"{DB}_{tier}", base_addons=odoo_only, bootstrap=bootstrap)
-            target.start()
-            self.targets[tier] = target
-            self.say("target", f"Odoo {tier} on {target.url} (database {target.db}) runs {self.installed(tier)}")
+            self.targets[tier] = Target(os.path.join(self.workdir, f"odoo-{tier}"), PORT + 10 * offset, f"{DB}_{tier}", base_addons=odoo_only, bootstrap=bootstrap)
+            self.n8n[tier] = N8nServer(os.path.join(self.workdir, f"n8n-{tier}"))
+        # PL-ODOO-MOD's Odoo tests log in as igr_ci, a role that may only create databases; its
+        # fresh password reaches the task as a declared secret (masked in the job's log).
+        self.control = Server(self.workdir, env={"IGR_TEST_DB_PASSWORD": ci_database_role()}, name="control-plane")
+        # Seven servers start side by side: most of their start-up is waiting on PostgreSQL.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=7) as pool:
+            started = [pool.submit(server.start) for server in (*self.targets.values(), *self.n8n.values())]
+            started.append(pool.submit(lambda: (create_database(), self.control.start())))
+            for future in started:
+                future.result()
         for tier in TIERS:
-            server = N8nServer(os.path.join(self.workdir, f"n8n-{tier}"))
-            server.start()
-            self.n8n[tier], self.n8n_keys[tier] = server, server.create_api_key()
-            self.say("target", f"n8n {tier} on {server.url}")
-        create_database()
-        # The CI database password reaches PL-ODOO-MOD's Odoo test task as a declared secret.
-        self.control = Server(self.workdir, env={"IGR_TEST_DB_PASSWORD": os.environ.get("PGPASSWORD", "odoo")}, name="control-plane")
-        self.control.start()
+            self.n8n_keys[tier] = self.n8n[tier].create_api_key()
+            target = self.targets[tier]
+            self.say("target", f"Odoo {tier} on {target.url} (database {target.db}) runs {MODULE} {self.installed(tier)[0]}; n8n {tier} on {self.n8n[tier].url}")
         self.say("control plane", f"Odoo on http://127.0.0.1:{PORT} (database {DB})")
         self.configure()
 
@@ -494,6 +498,16 @@ def lead_sync(value):
         "settings": {"executionOrder": "v1"},
         "active": False,
     }  # fmt: skip
+
+
+def ci_database_role():
+    """(Re)create PostgreSQL's igr_ci role (LOGIN CREATEDB) with a new random password."""
+    password = secrets.token_hex(16)
+    sql = ("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'igr_ci') THEN CREATE ROLE igr_ci LOGIN CREATEDB; END IF; END$$;"
+           f"ALTER ROLE igr_ci LOGIN CREATEDB NOSUPERUSER PASSWORD '{password}';")
+    user = os.environ.get("IGR_DB_USER", "odoo")
+    subprocess.run(["psql", "-w", "-h", "127.0.0.1", "-U", user, "-d", "postgres", "-qc", sql], check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    return password
 
 
 def git(*args):
