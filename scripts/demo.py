@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -124,8 +123,8 @@ class Demo:
             self.targets[tier] = Target(os.path.join(self.workdir, f"odoo-{tier}"), PORT + 10 * offset, f"{DB}_{tier}", base_addons=odoo_only, bootstrap=bootstrap)
             self.n8n[tier] = N8nServer(os.path.join(self.workdir, f"n8n-{tier}"))
         # PL-ODOO-MOD's Odoo tests log in as igr_ci, a role that may only create databases; its
-        # fresh password reaches the task as a declared secret (masked in the job's log).
-        self.control = Server(self.workdir, env={"IGR_TEST_DB_PASSWORD": ci_database_role()}, name="control-plane")
+        # password reaches the task as a declared secret (masked in the job's log).
+        self.control = Server(self.workdir, env={"IGR_TEST_DB_PASSWORD": ci_database_password()}, name="control-plane")
         # Seven servers start side by side: most of their start-up is waiting on PostgreSQL.
         with concurrent.futures.ThreadPoolExecutor(max_workers=7) as pool:
             started = [pool.submit(server.start) for server in (*self.targets.values(), *self.n8n.values())]
@@ -207,7 +206,7 @@ class Demo:
         window = self.maintenance_window(admin)
         prod_envs = admin("release.environment", "search", [("code", "in", ("odoo-prod", "n8n-prod"))])
         admin("release.environment", "write", prod_envs, {"calendar_id": window})
-        pipelines = dict((code, pid) for pid, code in ((p["id"], p["code"]) for p in admin("release.pipeline", "search_read", [], ["code"])))
+        pipelines = {code: pid for pid, code in ((p["id"], p["code"]) for p in admin("release.pipeline", "search_read", [], ["code"]))}
         # Images and infrastructure are not part of this demo: their pipelines stay out of the
         # chain (PL-ODOO-MOD's on_success) and of the repository.
         admin("release.pipeline", "write", [pipelines["PL-CONTAINER-IMG"], pipelines["PL-IAC"]], {"active": False})
@@ -388,8 +387,8 @@ class Demo:
             self.say("control plane", f"{code} run {run_id} on develop succeeded: " + stages_line(status))
         odoo_artifact = self.artifact(runs["PL-ODOO-MOD"], "odoo_modules")
         self.timeline.check(odoo_artifact["version"] == "1.1.0", f"artifact {odoo_artifact['name']} is version 1.1.0 (tag v1.1.0)", odoo_artifact["version"])
-        self.check_odoo("dev", odoo_artifact, "the package of run %s" % runs["PL-ODOO-MOD"])
-        self.check_n8n("dev", expected_workflow, "PL-N8N-WF run %s" % runs["PL-N8N-WF"])
+        self.check_odoo("dev", odoo_artifact, "the package of run {}".format(runs["PL-ODOO-MOD"]))
+        self.check_n8n("dev", expected_workflow, "PL-N8N-WF run {}".format(runs["PL-N8N-WF"]))
         self.timeline.check(self.installed("staging")[1] == self.base_checksum, "Odoo staging still runs the base release")
 
         # release/1.1: UAT sign-off by the QA Lead and the Product Owner, deploy to Staging.
@@ -404,7 +403,7 @@ class Demo:
         self.timeline.check(staging_artifact["sha256"] == odoo_artifact["sha256"],
                             f"the release branch rebuilt the same package, byte for byte (sha256 {odoo_artifact['sha256'][:12]})")
         self.check_odoo("staging", staging_artifact, "the package")
-        self.check_n8n("staging", expected_workflow, "PL-N8N-WF run %s" % runs["PL-N8N-WF"])
+        self.check_n8n("staging", expected_workflow, "PL-N8N-WF run {}".format(runs["PL-N8N-WF"]))
 
         # main: Go/No-Go by two CAB members in the window, checklists, deploy to Production.
         self.push("HEAD:main")
@@ -425,7 +424,7 @@ class Demo:
             self.say("control plane", f"{code} run {run_id} on main succeeded: " + stages_line(status))
         prod_artifact = self.artifact(runs["PL-ODOO-MOD"], "odoo_modules")
         self.check_odoo("prod", prod_artifact, "the package")
-        self.check_n8n("prod", expected_workflow, "PL-N8N-WF run %s" % runs["PL-N8N-WF"])
+        self.check_n8n("prod", expected_workflow, "PL-N8N-WF run {}".format(runs["PL-N8N-WF"]))
         [*_, prod] = self.deployments("odoo-prod")
         self.timeline.check(prod["outcome"] == "deployed" and os.path.isfile(prod["backup_ref"] or ""),
                             f"Production was backed up before the upgrade: {prod['backup_ref']}", prod)
@@ -500,14 +499,14 @@ def lead_sync(value):
     }  # fmt: skip
 
 
-def ci_database_role():
-    """(Re)create PostgreSQL's igr_ci role (LOGIN CREATEDB) with a new random password."""
-    password = secrets.token_hex(16)
-    sql = ("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'igr_ci') THEN CREATE ROLE igr_ci LOGIN CREATEDB; END IF; END$$;"
-           f"ALTER ROLE igr_ci LOGIN CREATEDB NOSUPERUSER PASSWORD '{password}';")
-    user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["psql", "-w", "-h", "127.0.0.1", "-U", user, "-d", "postgres", "-qc", sql], check=True, stdin=subprocess.DEVNULL, capture_output=True)
-    return password
+def ci_database_password():
+    """The password of PostgreSQL's igr_ci role (LOGIN CREATEDB), made by scripts/setup."""
+    path = os.path.join(os.environ.get("IGR_DATA_DIR", "/var/lib/influencegen-release"), "ci-db-password")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise DemoFailure(f"{path}: {exc.strerror}; run scripts/setup, which creates the igr_ci role and this file") from None
 
 
 def git(*args):
@@ -530,7 +529,7 @@ def main(argv=None):
         good_artifact, good_workflow = demo.release()
         demo.broken_release(good_artifact, good_workflow)
         ok = True
-    except Exception as exc:  # noqa: BLE001 - reported with the timeline, then exit 1
+    except Exception as exc:
         demo.say("FAILED", str(exc))
         traceback.print_exc()
     finally:

@@ -147,7 +147,7 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     forward = api("release.environment", "api_deploy", "it-dev", latest["version"])
     assert (forward["version"], forward["outcome"], forward["rollback"]) == (latest["version"], "deployed", False), forward
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.1")
-    with pytest.raises(Exception, match="No published odoo_modules artifact has version '9.9.9'"):  # noqa: PT011 - an XML-RPC Fault
+    with pytest.raises(Exception, match="No published odoo_modules artifact has version '9.9.9'"):
         api("release.environment", "api_deploy", "it-prod", "9.9.9")
 
     # Parity, read live from the targets: both environments run the same modules; one that
