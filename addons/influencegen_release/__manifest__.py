@@ -8,7 +8,7 @@
     "website": "https://github.com/influencegen/influencegen-release",
     "license": "LGPL-3",
     "depends": ["mail", "resource"],
-    "external_dependencies": {"python": ["PyYAML", "GitPython"]},
+    "external_dependencies": {"python": ["PyYAML", "GitPython", "docker"]},
     "data": [
         "security/release_security.xml",
         "security/ir.model.access.csv",
