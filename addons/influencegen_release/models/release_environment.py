@@ -124,7 +124,7 @@ class ReleaseEnvironment(models.Model):
         version and its last deployment. Drift is read live on request only (``api_drift``)."""
         may_roll_back = self.env.user.has_group("influencegen_release.group_release_release_manager")
         by_kind = {}
-        for environment in self.search([]):
+        for environment in self.search([("active", "=", True)]):
             current, last = environment.current_deployment_id, environment.deployment_ids.sorted("id")[-1:]
             successful = environment.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
             by_kind.setdefault(environment.kind, []).append(
