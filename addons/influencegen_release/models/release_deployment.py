@@ -85,7 +85,7 @@ class ReleaseDeployment(models.Model):
             "rollback": self.is_rollback,
             "when": fields.Datetime.to_string(self.finished_at or self.started_at),
             "by": self.deployed_by_id.name or False,
-            "run": self.run_id and {"id": self.run_id.id, "name": self.run_id.display_name},
+            "run": {"id": self.run_id.id, "name": self.run_id.display_name} if self.run_id else False,
             "error": self.error or False,
         }
 

@@ -134,8 +134,8 @@ class ReleaseEnvironment(models.Model):
                     "name": environment.name,
                     "tier": environment.tier,
                     "reachable": bool(environment.url),
-                    "current": current and current._board_entry(),
-                    "last": last and last._board_entry(),
+                    "current": current._board_entry() if current else False,
+                    "last": last._board_entry() if last else False,
                     "deployments": len(environment.deployment_ids),
                     "can_rollback": may_roll_back and len(successful) > 1,
                 }
