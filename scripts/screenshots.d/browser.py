@@ -114,7 +114,7 @@ def main(base, db, out, run_id, pipeline_id):
         browser.wait_for(".o_igr_current")
         browser.shot(os.path.join(out, "log-viewer.png"))
         # Inside the web client from here on, as a person clicks: no page reload.
-        browser.click(".o_main_navbar a[data-menu-xmlid='influencegen_release.menu_release_environment_board']")
+        browser.js("odoo.__WOWL_DEBUG__.root.env.services.action.doAction('influencegen_release.action_release_environment_board')")
         browser.wait_for(".o_igr_board .o_igr_environment")
         browser.js("document.querySelector('.o_igr_check_all').click()")
         browser.wait("!document.querySelector('.o_igr_check_all').disabled", "drift checked")

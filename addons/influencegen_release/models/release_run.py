@@ -224,7 +224,6 @@ class ReleaseRun(models.Model):
             raise UserError(self.env._("There is no run %(id)s.", id=run_id))
         run.check_access("read")
         may_act = self.env.user.has_group(DEVELOPER) and run.has_access("write")
-        linked = lambda runs: [{"id": r.id, "name": r.display_name, "state": r.state} for r in runs]  # noqa: E731
         jobs = {job.id: job for job in run.job_ids}
         status = run._status()
         for stage in status["stages"]:
@@ -235,14 +234,17 @@ class ReleaseRun(models.Model):
             status,
             name=run.display_name,
             version=run.version or False,
-            parent_run=linked(run.parent_run_id),
-            retry_of=linked(run.retry_of_id),
-            chained_runs=linked(run.child_run_ids),
+            parent_run=run.parent_run_id._ui_links(),
+            retry_of=run.retry_of_id._ui_links(),
+            chained_runs=run.child_run_ids._ui_links(),
             can_cancel=may_act and run.state not in TERMINAL and not run.cancel_requested,
             can_retry=may_act and run.state in ("failed", "cancelled"),
         )
 
     # -- helpers ------------------------------------------------------------------------------
+    def _ui_links(self):
+        return [{"id": run.id, "name": run.display_name, "state": run.state} for run in self]
+
     def _notify_ui(self, jobs=None):
         """Tell the open run graphs and log viewers that these runs (and jobs) changed. The
         message carries ids only and goes to every Release User: each browser reads what it

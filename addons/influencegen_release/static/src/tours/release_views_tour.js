@@ -39,6 +39,20 @@ tours.add("influencegen_release_run_graph_live", {
     ],
 });
 
+// A Release User watches the log of a running job: new lines arrive through the bus.
+tours.add("influencegen_release_log_follow", {
+    steps: () => [
+        { content: "Open the log", trigger: ".o_form_view button[name='action_open_log']", run: "click" },
+        { content: "It opens at the tail", trigger: ".o_igr_log .o_igr_line:last-of-type:contains('step 0012099')" },
+        { content: "and follows it while the job runs", trigger: "input.o_igr_follow:checked" },
+        {
+            content: "A new line is written on the server: it appears",
+            trigger: ".o_igr_log .o_igr_line:last-of-type .o_igr_fg6:contains('linking views_demo')",
+            timeout: 60000,
+        },
+    ],
+});
+
 // A Release User reads the run graph: no cancel or retry button.
 tours.add("influencegen_release_viewer", {
     steps: () => [
@@ -48,11 +62,18 @@ tours.add("influencegen_release_viewer", {
     ],
 });
 
-// A Release User reads the environment board: versions, no rollback button.
+// A Release User reads the environment board: versions, no rollback button; nothing awaits them.
 tours.add("influencegen_release_viewer_board", {
     steps: () => [
         { content: "The deployed version is shown", trigger: `${STAGING_ENV} .o_igr_current:contains('1.0.1')` },
         { content: "Without a rollback button", trigger: `.o_igr_environment_board:not(:has(.o_igr_rollback)) ${STAGING_ENV}` },
+        { content: "Open the Approvals menu", trigger: ".o_main_navbar button:contains('Approvals')", run: "click" },
+        {
+            content: "Open My approvals",
+            trigger: ".dropdown-item[data-menu-xmlid='influencegen_release.menu_release_my_approvals']",
+            run: "click",
+        },
+        { content: "Nothing awaits a Release User", trigger: ".o_igr_my_approvals .o_igr_nothing" },
     ],
 });
 
