@@ -64,6 +64,7 @@ class TestViewsTours(ViewsData, HttpCase):
         self.start_tour(RUN_URL % self.views_run.id, "influencegen_release_run_graph_live", login="admin", timeout=120)
         self.assertTrue(done.is_set(), "the build was finished while the tour watched")
         self.assertEqual(self.views_run.state, "waiting_approval")
+        self.assertTrue(self.views_run.cancel_requested, "the graph's Cancel run button asked the scheduler to stop the run")
 
     def test_log_viewer_follows_the_tail_of_a_running_job(self):
         def more_log(env):
