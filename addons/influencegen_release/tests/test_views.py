@@ -40,6 +40,14 @@ class TestViewsData(ViewsData, TransactionCase):
         with self.assertRaises(AccessError):
             self.views_run.with_user(self.viewer).action_retry()
 
+    def test_a_team_restricted_run_stays_hidden_from_other_users(self):
+        self.pipeline.group_ids = self.env.ref("influencegen_release.group_release_qa_lead")
+        self.assertEqual(self.env["release.run"].with_user(self.qa).api_graph(self.views_run.id)["id"], self.views_run.id)
+        with self.assertRaises(AccessError):
+            self.env["release.run"].with_user(self.viewer).api_graph(self.views_run.id)
+        with self.assertRaises(AccessError):
+            self.job.with_user(self.viewer).api_log_page()
+
     def test_chained_runs_are_linked_both_ways(self):
         params = {"ref": "refs/heads/main", "sha": "3" * 40}
         child = self.env["release.run"]._create_run(self.pipeline, self.env["release.repository"], params, "views-child")
@@ -55,11 +63,11 @@ class TestViewsData(ViewsData, TransactionCase):
         self.finish_build(self.env)
         self.env.cr.precommit.run()
         group = self.env.ref("influencegen_release.group_release_user")
-        messages = Bus.search([("id", ">", last)]).mapped("message")
-        self.assertTrue(messages, "job and run changes were sent")
-        self.assertTrue(all('"influencegen_release/run_changed"' in m for m in messages))
-        self.assertTrue(all(c == f'["{self.env.cr.dbname}","res.groups",{group.id}]' for c in Bus.search([("id", ">", last)]).mapped("channel")))
-        self.assertIn(f'"job_ids":[{self.job.id}]', "".join(messages))
+        ours = Bus.search([("id", ">", last), ("message", "like", "influencegen_release/run_changed")])
+        self.assertTrue(ours, "job and run changes were sent")
+        self.assertEqual(set(ours.mapped("channel")), {f'["{self.env.cr.dbname}","res.groups",{group.id}]'}, "to Release Users")
+        self.assertIn(f'"job_ids":[{self.job.id}]', "".join(ours.mapped("message")))
+        self.assertIn(f'"run_ids":[{self.views_run.id}]', "".join(ours.mapped("message")))
 
     def test_a_big_log_opens_at_its_tail_and_pages_back(self):
         job = self.job.with_user(self.viewer)
