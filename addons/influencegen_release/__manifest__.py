@@ -7,7 +7,7 @@
     "author": "InfluenceGen",
     "website": "https://github.com/influencegen/influencegen-release",
     "license": "LGPL-3",
-    "depends": ["mail", "resource"],
+    "depends": ["bus", "mail", "resource"],
     "external_dependencies": {"python": ["PyYAML", "GitPython", "docker"]},
     "data": [
         "security/release_security.xml",
@@ -40,11 +40,13 @@
         "views/release_run_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/release_notification_views.xml",
+        "views/release_client_actions.xml",
         "views/release_menus.xml",
         "data/release_pipeline_data.xml",
     ],
     "demo": ["demo/res_users_demo.xml"],
     "assets": {
+        "web.assets_backend": ["influencegen_release/static/src/views/**/*"],
         "web.assets_tests": ["influencegen_release/static/src/tours/*.js"],
     },
     "application": True,

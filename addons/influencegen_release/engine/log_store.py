@@ -66,3 +66,44 @@ class LogStore:
             with open(os.path.join(self.directory, name), "rb") as handle:
                 while block := handle.read(CHUNK_BYTES):
                     yield block
+
+    def page(self, start=None, end=None, length=256 * 1024):
+        """At most ``length`` bytes of whole lines, for a viewer that pages through a big log.
+
+        With ``start``: the lines from there on. Otherwise the lines that end at ``end`` (the
+        log's end when None), so a 100 MB log opens at its tail after reading one page.
+        Returns ``(data, start, end, size)`` with the byte range the data covers."""
+        size = self.size()
+        if start is not None:
+            start = max(0, min(int(start), size))
+            data = self.read_range(start, length)
+            if start + len(data) < size and b"\n" in data:
+                data = data[: data.rindex(b"\n") + 1]  # a cut line comes whole with the next page
+            return data, start, start + len(data), size
+        end = size if end is None else max(0, min(int(end), size))
+        first = max(0, end - length)
+        data = self.read_range(first, end - first)
+        if first > 0 and b"\n" in data[:-1]:
+            cut = data.index(b"\n") + 1  # a cut line comes whole with the previous page
+            data, first = data[cut:], first + cut
+        return data, first, end, size
+
+    def find(self, pattern, start=0):
+        """Byte offset of the first line at or after ``start`` that ``pattern`` (a compiled
+        bytes regex) matches, or -1; reads the log block by block, whatever its size."""
+        position, carry = int(start), b""
+        for block in self._blocks(position):
+            data = carry + block
+            complete = data.rfind(b"\n") + 1
+            lines, carry = data[:complete], data[complete:]
+            match = pattern.search(lines)
+            if match:
+                return position + lines.rfind(b"\n", 0, match.start()) + 1
+            position += len(lines)
+        match = pattern.search(carry)
+        return position + carry.rfind(b"\n", 0, match.start()) + 1 if match else -1
+
+    def _blocks(self, offset):
+        while block := self.read_range(offset, CHUNK_BYTES):
+            yield block
+            offset += len(block)

@@ -136,6 +136,41 @@ class ReleaseApproval(models.Model):
         approval._decide(decision, comment or "")
         return approval._status()
 
+    @api.model
+    def api_my_approvals(self):
+        """The pending requests that await the current user's decision, with what they decide on."""
+        now = fields.Datetime.now()
+        mine = self.search([("state", "=", "pending")]).filtered(lambda a: self.env.user in a._awaited_users())
+        result = []
+        for approval in mine.sorted("deadline"):
+            environment = approval.environment_id
+            is_open, when, why = environment._window_state(now) if environment else (True, None, "")
+            result.append(
+                {
+                    "id": approval.id,
+                    "name": approval.display_name,
+                    "run": {"id": approval.run_id.id, "name": approval.run_id.display_name},
+                    "pipeline": approval.pipeline_id.display_name,
+                    "version": approval.version or False,
+                    "commit": approval.commit_sha or False,
+                    "ref": approval.run_id.ref,
+                    "checksum": approval.artifact_sha256 or False,
+                    "environment": environment.display_name or False,
+                    "window": {
+                        "name": environment.calendar_id.name or False,
+                        "open": is_open,
+                        "when": fields.Datetime.to_string(when) if when else False,
+                        "why": why or False,
+                    },
+                    "findings": approval.finding_summary,
+                    "plan": approval.plan or False,
+                    "awaiting": approval.awaiting or False,
+                    "deadline": fields.Datetime.to_string(approval.deadline) if approval.deadline else False,
+                    "evidence_required": approval.evidence_required,
+                }
+            )
+        return result
+
     # -- decisions --------------------------------------------------------------------------
     def _decide(self, decision, comment):
         """Record the current user's vote; the request's state follows from the votes."""
@@ -325,6 +360,7 @@ class ReleaseApproval(models.Model):
             "name": self.env._("Approve") if decision == policy_engine.APPROVE else self.env._("Reject"),
             "res_model": "release.approval.decision",
             "view_mode": "form",
+            "views": [(False, "form")],  # also opened by the web client's doAction (My approvals)
             "target": "new",
             "context": {"default_approval_id": self.id, "default_decision": decision},
         }

@@ -73,6 +73,22 @@ class ReleaseDeployment(models.Model):
             "error": self.error or False,
         }
 
+    def _board_entry(self):
+        """This deployment as the environment board shows it."""
+        self.ensure_one()
+        return {
+            "id": self.id,
+            "version": self.version or False,
+            "commit": (self.commit_sha or "")[:12] or False,
+            "outcome": self.outcome,
+            "outcome_label": dict(OUTCOMES)[self.outcome],
+            "rollback": self.is_rollback,
+            "when": fields.Datetime.to_string(self.finished_at or self.started_at),
+            "by": self.deployed_by_id.name or False,
+            "run": {"id": self.run_id.id, "name": self.run_id.display_name} if self.run_id else False,
+            "error": self.error or False,
+        }
+
     def _finish(self, outcome, **values):
         now = fields.Datetime.now()
         self.write(dict(values, outcome=outcome, finished_at=now, duration_s=(now - self.started_at).total_seconds()))

@@ -18,6 +18,8 @@ TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
 WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
 SUCCESSFUL = ("deployed", "unchanged")
 N8N_TIMEOUT = 30  # seconds per n8n API call: an instance busy with its own executions is slow
+DRIFT_TIMEOUT = 10  # seconds: the board's drift check gives up on a target that does not answer
+BOARD_KINDS = ("odoo", "n8n", "docker", "iac")  # the board's rows, in this order
 
 
 class ReleaseEnvironment(models.Model):
@@ -154,6 +156,71 @@ class ReleaseEnvironment(models.Model):
             raise UserError(self.env._("%(env)s is outside its window (%(why)s); it opens %(when)s UTC.", env=self.code, why=why, when=opens))
         self.message_post(body=self.env._("%(user)s deploys %(version)s by hand.", user=self.env.user.name, version=version))
         return self._deploy(proven.sorted("id")[-1].artifact_id)
+
+    @api.model
+    def api_board(self):
+        """The environment board: per component kind, each environment with its deployed
+        version and its last deployment. Drift is read live on request only (``api_drift``)."""
+        may_roll_back = self.env.user.has_group("influencegen_release.group_release_release_manager")
+        by_kind = {}
+        for environment in self.search([("active", "=", True)]):
+            current, last = environment.current_deployment_id, environment.deployment_ids.sorted("id")[-1:]
+            successful = environment.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
+            by_kind.setdefault(environment.kind, []).append(
+                {
+                    "id": environment.id,
+                    "code": environment.code,
+                    "name": environment.name,
+                    "tier": environment.tier,
+                    "reachable": bool(environment.url),
+                    "current": current._board_entry() if current else False,
+                    "last": last._board_entry() if last else False,
+                    "deployments": len(environment.deployment_ids),
+                    "can_rollback": may_roll_back and len(successful) > 1,
+                }
+            )
+        labels = {
+            "odoo": self.env._("Odoo modules"),
+            "n8n": self.env._("n8n workflows"),
+            "docker": self.env._("Images"),
+            "iac": self.env._("Infrastructure"),
+        }
+        return [{"kind": k, "label": labels[k], "environments": by_kind[k]} for k in BOARD_KINDS if k in by_kind]
+
+    def api_drift(self):
+        """``{state: same|drift|unknown, details}``: the target read live against the last
+        deployment recorded here; unknown when it cannot be read (not answering, no URL)."""
+        self.ensure_one()
+        self.check_access("read")
+        current = self.current_deployment_id
+        if not current:
+            return {"state": "unknown", "details": [self.env._("Nothing was deployed here yet.")]}
+        try:
+            if self.kind == "odoo":
+                target = self._odoo_target()
+                target.timeout = DRIFT_TIMEOUT
+                problems = self._odoo_drift(target)
+            elif self.kind == "n8n":
+                problems = self._n8n_drift(current)
+            else:
+                return {"state": "unknown", "details": [self.env._("Drift is read from Odoo and n8n targets only.")]}
+        except (TargetError, N8nError, ValueError, OSError) as exc:
+            return {"state": "unknown", "details": [str(exc)]}
+        return {"state": "drift" if problems else "same", "details": problems}
+
+    def _n8n_drift(self, current):
+        recorded = json.loads(current.n8n_workflows_json or "{}")
+        live = self.env["release.parity"]._live_state(self)
+        problems = []
+        for name, record in sorted(recorded.items()):
+            if not record.get("version"):
+                continue
+            found = live.get(name)
+            if not found:
+                problems.append(self.env._("%(name)s is missing on the instance", name=name))
+            elif not record["version"].startswith(found["version"]):
+                problems.append(self.env._("%(name)s was changed on the instance", name=name))
+        return problems
 
     def _rollback(self):
         """Deploy, labelled as a rollback of the running deployment, the artifact of the latest

@@ -1,4 +1,5 @@
 import os
+import re
 
 from odoo import api, fields, models
 
@@ -18,6 +19,13 @@ JOB_STATES = [
     ("skipped", "Skipped"),
 ]
 DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")
+# What the log viewer's "first error" looks for: words tools print on errors, and FAIL in capitals
+# (pytest, unittest), not "0 failed" of a summary; also right after an ANSI colour code.
+_WORD_START = rb"(?:\b|(?<=\x1b\[\dm)|(?<=\x1b\[\d\dm)|(?<=;\dm)|(?<=;\d\dm))"
+ERROR_LINE = re.compile(_WORD_START + rb"(?:(?i:error|fatal|traceback|exception)|FAIL(?:ED|URE)?)\b")
+LOG_PAGE_BYTES = 256 * 1024
+# Changes the run graph and the log viewer show live (release.run._notify_ui).
+LIVE_FIELDS = {"state", "log_size", "attempt", "exit_code", "started_at", "finished_at"}
 
 
 class ReleaseJob(models.Model):
@@ -86,6 +94,21 @@ class ReleaseJob(models.Model):
         for job in self:
             job.log_tail = job._log_store().tail(200) if job.log_dir else False
 
+    def write(self, vals):
+        result = super().write(vals)
+        if LIVE_FIELDS & vals.keys():
+            self.run_id._notify_ui(self)
+        return result
+
+    def action_open_log(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "influencegen_release.log_viewer",
+            "name": self.env._("Log of %(job)s", job=self.name),
+            "context": {"active_id": self.id},
+        }
+
     def action_download_log(self):
         self.ensure_one()
         return {"type": "ir.actions.act_url", "url": f"/influencegen_release/job/{self.id}/log", "target": "new"}
@@ -99,6 +122,22 @@ class ReleaseJob(models.Model):
             return {"text": store.tail(int(tail)), "size": self.log_size, "state": self.state}
         data = store.read_range(int(offset), min(int(length), 1 << 20)) if self.log_dir else b""
         return {"text": data.decode("utf-8", "replace"), "offset": int(offset) + len(data), "size": self.log_size, "state": self.state}
+
+    def api_log_page(self, start=None, end=None, length=LOG_PAGE_BYTES):
+        """A page of whole log lines for the log viewer: from ``start``, or ending at ``end``
+        (the tail when both are None). ``{text, start, end, size, state}``, offsets in bytes."""
+        self.ensure_one()
+        self.check_access("read")
+        data, first, last, size = self._log_store().page(start, end, min(int(length), 4 * LOG_PAGE_BYTES))
+        return {"text": data.decode("utf-8", "replace"), "start": first, "end": last, "size": size, "state": self.state}
+
+    def api_log_find(self, text=None, start=0):
+        """Offset of the first line from ``start`` containing ``text`` (any case), or of the
+        first error line when no text is given; -1 when there is none."""
+        self.ensure_one()
+        self.check_access("read")
+        pattern = re.compile(re.escape(text.encode()), re.IGNORECASE) if text else ERROR_LINE
+        return self._log_store().find(pattern, int(start or 0))
 
     def _log_store(self):
         self.ensure_one()

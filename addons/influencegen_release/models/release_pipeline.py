@@ -55,6 +55,7 @@ class ReleasePipeline(models.Model):
     source_file = fields.Char(readonly=True, help="The pipeline file these records were loaded from.")
     source_checksum = fields.Char(readonly=True, tracking=True, help="sha256 of the normalised pipeline definition.")
     spec_json = fields.Text(string="Definition (normalised)", readonly=True)
+    source_yaml = fields.Text(string="Pipeline file", readonly=True, help="The YAML text this pipeline was last loaded from.")
     run_ids = fields.One2many("release.run", "pipeline_id", string="Runs")
     run_count = fields.Integer(compute="_compute_counts")
 
@@ -95,6 +96,15 @@ class ReleasePipeline(models.Model):
             },
         }
 
+    def action_open_graph(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "influencegen_release.pipeline_graph",
+            "name": self.env._("%(code)s definition", code=self.code),
+            "context": {"active_id": self.id},
+        }
+
     def action_reload(self):
         """Load the pipeline file again, from its repository or from the addon's data."""
         for pipeline in self:
@@ -105,6 +115,40 @@ class ReleasePipeline(models.Model):
             else:
                 raise UserError(self.env._("Pipeline %(code)s was not loaded from a file.", code=pipeline.code))
         return True
+
+    def api_definition(self):
+        """Stages, tasks and gates at a glance, with the YAML they were loaded from."""
+        self.ensure_one()
+        self.check_access("read")
+        stages = []
+        for stage in self.stage_ids.filtered("active"):
+            stages.append(
+                {
+                    "key": stage.key,
+                    "name": stage.name,
+                    "trigger": stage.trigger,
+                    "environment": stage.environment_id.display_name or False,
+                    "branches": stage.branch_patterns or False,
+                    "approvers": [f"{rule.quorum} × {rule.group_id.name}" for rule in stage.approval_rule_ids],
+                    "tasks": [
+                        {"key": t.key, "name": t.name, "mode": t.mode, "tool": t.tool or False, "image": t.image or False}
+                        for t in stage.task_ids.filtered("active")
+                    ],
+                    "gates": [
+                        {"key": g.key, "name": g.name, "type": g.gate_type, "criteria": g.criteria_summary or ""}
+                        for g in stage.gate_ids.filtered("active")
+                    ],
+                }
+            )
+        return {
+            "id": self.id,
+            "code": self.code,
+            "name": self.name,
+            "source_file": self.source_file or False,
+            "yaml": self.source_yaml or False,
+            "stages": stages,
+            "on_success": self.on_success_codes or False,
+        }
 
     def _spec(self):
         """The normalised definition this pipeline was synced from (a dict)."""

@@ -59,6 +59,8 @@ class ReleasePipelineLoader(models.AbstractModel):
         pipelines = self.env["release.pipeline"]
         for spec in parsed.pipelines:
             pipelines |= self._sync_pipeline(spec, environments, filename, repository)
+        # The file as written (comments and all) is what the definition graph shows beside it.
+        pipelines.filtered(lambda p: p.source_yaml != text).with_context(**QUIET).write({"source_yaml": text})
         return pipelines
 
     # -- environments -------------------------------------------------------------------------

@@ -32,6 +32,9 @@ SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_CHAIN_DEPTH = 5  # a chain of pipelines longer than this is a loop in the configuration
 DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to
 RELEASE_MANAGER = "influencegen_release.group_release_release_manager"
+DEVELOPER = "influencegen_release.group_release_developer"
+RELEASE_USER = "influencegen_release.group_release_user"
+UI_NOTIFICATION = "influencegen_release/run_changed"  # what the OWL views listen for on the bus
 ZERO_SHA = "0" * 40
 
 
@@ -121,7 +124,22 @@ class ReleaseRun(models.Model):
         for run in self:
             run.color = colors.get(run.state, 0)
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "state" in vals or "cancel_requested" in vals:
+            self._notify_ui()
+        return result
+
     # -- actions ----------------------------------------------------------------------------
+    def action_open_graph(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "influencegen_release.run_graph",
+            "name": self.env._("%(run)s graph", run=self.display_name),
+            "context": {"active_id": self.id},
+        }
+
     def action_open_jobs(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("influencegen_release.action_release_job")
@@ -198,7 +216,44 @@ class ReleaseRun(models.Model):
         run.check_access("read")
         return run._status()
 
+    @api.model
+    def api_graph(self, run_id):
+        """What the run graph shows: the status, plus the linked runs and what the user may do."""
+        run = self.browse(int(run_id)).exists()
+        if not run:
+            raise UserError(self.env._("There is no run %(id)s.", id=run_id))
+        run.check_access("read")
+        may_act = self.env.user.has_group(DEVELOPER) and run.has_access("write")
+        jobs = {job.id: job for job in run.job_ids}
+        status = run._status()
+        for stage in status["stages"]:
+            for job in stage["jobs"]:
+                job["retries"] = jobs[job["id"]].attempt - 1
+                job["log_size"] = jobs[job["id"]].log_size
+        return dict(
+            status,
+            name=run.display_name,
+            version=run.version or False,
+            parent_run=run.parent_run_id._ui_links(),
+            retry_of=run.retry_of_id._ui_links(),
+            chained_runs=run.child_run_ids._ui_links(),
+            can_cancel=may_act and run.state not in TERMINAL and not run.cancel_requested,
+            can_retry=may_act and run.state in ("failed", "cancelled"),
+        )
+
     # -- helpers ------------------------------------------------------------------------------
+    def _ui_links(self):
+        return [{"id": run.id, "name": run.display_name, "state": run.state} for run in self]
+
+    def _notify_ui(self, jobs=None):
+        """Tell the open run graphs and log viewers that these runs (and jobs) changed. The
+        message carries ids only and goes to every Release User: each browser reads what it
+        may see through the ORM, so team-restricted runs stay hidden."""
+        if self:
+            self.env["bus.bus"]._sendone(
+                self.env.ref(RELEASE_USER), UI_NOTIFICATION, {"run_ids": self.ids, "job_ids": jobs.ids if jobs else []}
+            )
+
     def _payload_repository(self, name):
         if not name:
             raise UserError(self.env._("The payload names no repository."))

@@ -9,3 +9,5 @@ from . import test_approvals
 from . import test_chaining
 from . import test_webhook
 from . import test_polling
+from . import test_views
+from . import test_views_tours
