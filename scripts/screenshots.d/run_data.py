@@ -1,6 +1,7 @@
 # Fed to `odoo-bin shell` by scripts/screenshots: a real run of a small pipeline, its jobs run
 # by the scheduler in Docker, until its staging stage waits for the QA Lead's decision.
 # Prints "RUN <id> <pipeline id>" for the screenshot driver.  (`env` is the shell's.)
+# ruff: noqa: F821
 import os
 import subprocess
 import time
