@@ -3,14 +3,18 @@ Docker engine and a real registry (Debian's docker-registry, htpasswd) on 127.0.
 
 import os
 import socket
+import time
 import uuid
 
 import pytest
 
-from influencegen_release.engine import container_service, image_build
-from influencegen_release.engine.docker_runner import DockerRunner
+from influencegen_release.engine import container_service, image_build, workspace
+from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner
 from influencegen_release.engine.registry_client import Registry, RegistryError, parse_address, version_tag
+from influencegen_release.engine.reports import parse_report
+from influencegen_release.engine.spec import read_pipeline_file
 
+from .conftest import ROOT
 from .registry_server import RegistryServer, missing_install_message
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -192,3 +196,34 @@ def test_service_settings_are_checked_first(runner):
         container_service.deploy(runner, service("x", BASE, network="bridge"), {})
     with pytest.raises(container_service.ServiceError, match="expected http"):
         container_service.deploy(runner, service("x", BASE, health_url="ftp://127.0.0.1/"), {})
+
+
+# -- the seed's Dockerfile scan -----------------------------------------------------------------
+def test_seed_dockerfile_scan_runs_checkov_for_real(runner, tmp_path):
+    """PL-CONTAINER-IMG's checkov task, as written, in its image: a Dockerfile without USER and
+    HEALTHCHECK gives high findings (which block its gate); the clean one gives none."""
+    (pipeline,) = read_pipeline_file(os.path.join(ROOT, "pipelines", "pl-container-img.yml")).pipelines
+    task = next(t for s in pipeline["stages"] for t in s["tasks"] if t["key"] == "dockerfile_scan")
+    found = {}
+    for case, dockerfile in (
+        ("bare", "FROM BASE\nADD app.py /app/app.py\nCMD [\"python3\", \"/app/app.py\"]\n"),
+        ("clean", "FROM BASE\nCOPY app.py /app/app.py\nUSER 1000\nHEALTHCHECK CMD [\"true\"]\nCMD [\"python3\", \"/app/app.py\"]\n"),
+    ):
+        name = f"{MARK}-checkov-{case}"
+        source, work = workspace.prepare(str(tmp_path), name)
+        with open(os.path.join(source, "Dockerfile"), "w", encoding="utf-8") as handle:
+            handle.write(dockerfile.replace("BASE", BASE))
+        spec = ContainerSpec(
+            name=name, image=task["image"], command=task["run"], labels=dict(LABELS), source_dir=source, workspace_dir=work,
+            network=task["network"], cpus=task["cpus"], memory_mb=task["memory"], pids=task["pids"],
+        )  # fmt: skip
+        container_id = runner.start(spec)
+        while runner.state(container_id).running:
+            time.sleep(0.3)
+        assert runner.state(container_id).exit_code == 0
+        runner.remove(container_id)
+        report = task["reports"][0]
+        data, _digest = workspace.collect(work, report["path"], 10**7)
+        found[case] = {(f.rule, f.severity, f.file) for f in parse_report(report["format"], data, report["path"]).findings}
+    assert {("CKV_DOCKER_2", "high", "Dockerfile"), ("CKV_DOCKER_3", "high", "Dockerfile"), ("CKV_DOCKER_4", "high", "Dockerfile")} <= found["bare"]
+    assert found["clean"] == set()
