@@ -324,3 +324,28 @@ def test_registry_refuses_anonymous_and_wrong_credentials(registry):
             Registry(registry.address, username, password).login()
     with open(os.path.join(registry.folder, "registry.log"), encoding="utf-8") as log:
         assert PASSWORD not in log.read()
+
+
+def test_the_seed_pipeline_builds_scans_and_pushes_as_written(server, engine, registry, image_repo, workdir):
+    """PL-CONTAINER-IMG itself (pipelines/pl-container-img.yml) on the same repository: its
+    registry environment pointed at the test registry by an administrator, as in production."""
+    origin, settings = image_repo
+    api = Api()
+    [repo_id] = api("release.repository", "search", [("name", "=", "it-image")])
+    [seed] = api("release.pipeline", "search", [("code", "=", "PL-CONTAINER-IMG")])
+    api("release.pipeline", "write", [seed], {"repository_id": repo_id})
+    [target] = api("release.environment", "search", [("code", "=", "container-registry")])
+    api("release.environment", "write", [target], {"url": registry.address, "login": USER, "credentials_ref": f"file:{workdir}/registry.pw"})
+    sha = commit_app(origin, settings, "v4", tag="v1.3.0")
+    payload = {"repository": "it-image", "ref": "refs/heads/main", "after": sha, "pusher": "dev", "pipeline": "PL-CONTAINER-IMG"}
+    [summary] = api("release.run", "api_trigger", payload)["runs"]
+    status = api.wait_run(summary["id"], timeout=300)
+    assert status["state"] == "succeeded", failures(status)
+    assert [s["name"] for s in status["stages"]] == ["Checkout & Setup", "Build Container Image", "Image Security Scan", "Push Container Image"]
+    [gate] = status["stages"][2]["gates"]
+    assert gate["result"] == "passed", gate
+    [trivy] = api("release.job", "read", [job(status, "Container Image Vulnerability Scan")["id"]], ["report_unknown"])
+    assert "scanner image aquasec/trivy:0.56.2 is not on runner" in trivy["report_unknown"]
+    artifact, manifest = image_artifact(api, summary["id"])
+    assert (artifact["name"], artifact["version"], manifest["tags"]) == ("it-image", "1.3.0", ["1.3.0", sha])
+    assert Registry(registry.address, USER, PASSWORD).digest("it-image", "1.3.0") == manifest["digest"]

@@ -7,7 +7,7 @@ import time
 from odoo import api, models
 
 from ..engine import image_build, workspace
-from ..engine.docker_runner import ContainerSpec
+from ..engine.docker_runner import ContainerSpec, LogCursor
 from ..engine.registry_client import RegistryError, check_name, check_tag, version_tag
 from ..engine.reports import ReportError, parse_report
 from .release_action import ActionError
@@ -119,12 +119,12 @@ class ReleaseAction(models.AbstractModel):
                 memory_mb=task["memory"],
                 pids=task["pids"],
             )
-            exit_code = self._run_to_end(client, spec, task["timeout"])
+            exit_code, output = self._run_to_end(client, spec, task["timeout"])
             try:
                 data, _digest = workspace.collect(work, SCAN_REPORT, 64 * 1024 * 1024)
                 parsed = parse_report("trivy-json", data, SCAN_REPORT)
             except (workspace.WorkspaceError, ReportError) as exc:
-                raise ActionError(f"{scanner} exited with {exit_code} and gave no readable report: {exc}") from exc
+                raise ActionError(f"{scanner} exited with {exit_code} and gave no readable report: {exc}\n{output}") from exc
         finally:
             workspace.remove(root, name)
         self.env["release.scheduler"]._record_findings(job, SCAN_REPORT, parsed.findings)
@@ -137,18 +137,23 @@ class ReleaseAction(models.AbstractModel):
 
     @api.model
     def _run_to_end(self, client, spec, timeout):
-        """Run ``spec`` on ``client`` until it exits (killed after ``timeout`` s); its exit code."""
+        """Run ``spec`` on ``client`` until it exits (killed after ``timeout`` s): its exit code
+        and the last lines of its output."""
         container_id = client.start(spec)
         try:
             deadline = time.monotonic() + timeout
             while True:
                 state = client.state(container_id)
                 if state is None or not state.running:
-                    return state.exit_code if state else -1
+                    break
                 if time.monotonic() > deadline:
                     client.kill(container_id)
                     raise ActionError(f"{spec.image} took longer than its timeout of {timeout} s and was stopped")
                 time.sleep(0.5)
+            output = []
+            client.copy_logs(container_id, LogCursor(), output.append)
+            lines = b"".join(output).decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
+            return (state.exit_code if state else -1), "\n".join(lines)
         finally:
             client.remove(container_id)
 

@@ -1,7 +1,11 @@
 import json
+import shutil
+import tempfile
 
 from odoo.tests import tagged
 
+from ..engine import workspace
+from ..engine.docker_runner import ContainerSpec
 from ..engine.registry_client import RegistryError
 from .common import ReleaseCase
 
@@ -63,3 +67,26 @@ class TestImageEnvironments(ReleaseCase):
         artifact = self.env["release.artifact"].create({"name": "mods.zip", "kind": "odoo_modules", "version": "1.0.0"})
         deployment = self.registry._deploy(artifact)
         self.assertEqual((deployment.outcome, deployment.error), ("error", "odoo_modules artifacts cannot be deployed to docker."))
+
+    def test_an_image_artifact_shows_its_registry_tags_and_digest(self):
+        digest = "sha256:" + "ab" * 32
+        manifest = {"name": "it/app", "repository": "127.0.0.1:5000/it/app", "tags": ["1.0.0", "stable"], "digest": digest, "image_id": "sha256:" + "cd" * 32}
+        artifact = self.env["release.artifact"].create({"name": "it/app", "kind": "image", "sha256": "ab" * 32, "manifest_json": json.dumps(manifest)})
+        self.assertEqual(
+            (artifact.image_repository, artifact.image_tags, artifact.image_digest),
+            ("127.0.0.1:5000/it/app", "1.0.0, stable", digest),
+        )
+
+    def test_a_scanner_container_runs_to_its_end_limited(self):
+        """image.scan's container (real Docker): exit code and output come back, it is removed."""
+        client = self.env["release.runner"].search([], limit=1)._client()
+        root = tempfile.mkdtemp(prefix="igr-odoo-scan-")
+        self.addCleanup(shutil.rmtree, root, True)
+        name = f"igr-{self.env.cr.dbname}-scan-test"
+        source, work = workspace.prepare(root, name)
+        spec = ContainerSpec(
+            name=name, image=self.env["release.settings"]._get("default_image"), command="echo scanned; exit 3",
+            labels={"influencegen.scan": "test"}, source_dir=source, workspace_dir=work, memory_mb=64, cpus=0.5, pids=32,
+        )  # fmt: skip
+        self.assertEqual(self.env["release.action"]._run_to_end(client, spec, 60), (3, "scanned"))
+        self.assertEqual(client.find({"influencegen.scan": "test"}), {})
