@@ -308,8 +308,10 @@ def test_images_are_built_scanned_pushed_deployed_kept_on_failure_and_rolled_bac
     assert "Previous container kept" in history[-1]["error"]
 
     # One call rolls the service back to the previous digest (v1.0.0), pulled from the registry.
-    for image in (f"{repository}:1.0.0", f"{repository}:{sha1}", f"{repository}:stable"):
-        engine.images.remove(image)
+    for tag in engine.images.get(f"{repository}@{digest1}").tags:
+        engine.images.remove(tag)
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(f"{repository}@{digest1}")  # gone from the runner host: the rollback pulls it
     summary = api("release.environment", "api_rollback", "it-svc")
     assert (summary["outcome"], summary["rollback"], summary["version"]) == ("deployed", True, "1.0.0"), summary
     assert answer(settings) == "v1"
@@ -333,7 +335,7 @@ def test_the_seed_pipeline_builds_scans_and_pushes_as_written(server, engine, re
     api = Api()
     [repo_id] = api("release.repository", "search", [("name", "=", "it-image")])
     [seed] = api("release.pipeline", "search", [("code", "=", "PL-CONTAINER-IMG")])
-    api("release.pipeline", "write", [seed], {"repository_id": repo_id})
+    api("release.repository", "write", [repo_id], {"pipeline_ids": [(4, seed)]})  # the seed runs on this repository too
     [target] = api("release.environment", "search", [("code", "=", "container-registry")])
     api("release.environment", "write", [target], {"url": registry.address, "login": USER, "credentials_ref": f"file:{workdir}/registry.pw"})
     sha = commit_app(origin, settings, "v4", tag="v1.3.0")
