@@ -31,6 +31,7 @@
         "views/release_deployment_views.xml",
         "views/release_parity_views.xml",
         "views/release_environment_views.xml",
+        "views/release_image_views.xml",
         "views/release_pipeline_views.xml",
         "views/release_stage_views.xml",
         "views/release_task_views.xml",

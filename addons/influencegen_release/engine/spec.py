@@ -81,6 +81,8 @@ ACTIONS = {
     "image.tag": "tag the built image with the release version and commit",
     "registry.login": "log in to the container registry with the environment's credentials",
     "image.push": "push the tagged image to the container registry",
+    "image.scan": "scan the built image with Trivy (its image named in the task) into findings",
+    "image.deploy": "run the pushed image, by digest, as the environment's health-checked service",
 }
 CREDENTIAL_REF = re.compile(r"^(env|file|param):[A-Za-z0-9_./-]+$")
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")

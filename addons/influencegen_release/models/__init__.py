@@ -1,6 +1,7 @@
 from . import release_settings
 from . import res_config_settings
 from . import release_environment
+from . import release_environment_image
 from . import release_repository
 from . import release_pipeline
 from . import release_pipeline_trigger
@@ -24,7 +25,9 @@ from . import release_uat_scenario
 from . import release_checklist_item
 from . import release_window_override
 from . import release_artifact
+from . import release_artifact_image
 from . import release_deployment
 from . import release_action
+from . import release_action_image
 from . import release_scheduler
 from . import release_target_receipt

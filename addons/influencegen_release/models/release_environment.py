@@ -243,8 +243,8 @@ class ReleaseEnvironment(models.Model):
         """Deploy ``artifact`` here and record it in the history; never raises for a failed
         deploy (the deployment's outcome and error say what happened)."""
         self.ensure_one()
-        if self.kind == "n8n":
-            # One deploy at a time per n8n instance: another run or a rollback waits for this one.
+        if self.kind in ("n8n", "docker"):
+            # One deploy at a time per n8n instance or service: another run or a rollback waits.
             self.env.cr.execute("SELECT id FROM release_environment WHERE id = %s FOR NO KEY UPDATE", [self.id])
         deployment = self.env["release.deployment"].create(
             {
@@ -258,6 +258,9 @@ class ReleaseEnvironment(models.Model):
         )
         if self.kind == "n8n" and artifact.kind == "n8n_workflows":
             self._deploy_n8n(deployment, artifact, rollback_of)
+            return deployment
+        if self.kind == "docker" and artifact.kind == "image":
+            self._deploy_image(deployment, artifact, rollback_of)  # release_environment_image.py
             return deployment
         if self.kind != "odoo" or artifact.kind != "odoo_modules":
             deployment._finish("error", error=self.env._("%(kind)s artifacts cannot be deployed to %(env)s.", kind=artifact.kind, env=self.kind))

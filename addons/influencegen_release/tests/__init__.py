@@ -11,3 +11,4 @@ from . import test_webhook
 from . import test_polling
 from . import test_views
 from . import test_views_tours
+from . import test_image_environments
