@@ -81,6 +81,9 @@ ACTIONS = {
     "image.tag": "tag the built image with the release version and commit",
     "registry.login": "log in to the container registry with the environment's credentials",
     "image.push": "push the tagged image to the container registry",
+    "iac.plan": "plan the infrastructure changes (ansible-playbook --check --diff, terraform plan) per environment",
+    "iac.apply": "plan again, refuse a plan other than the approved one, and apply it to the stage's environment",
+    "iac.validate": "compare the environment's gathered facts with another environment's (REQ-DI-ENVPAR)",
 }
 CREDENTIAL_REF = re.compile(r"^(env|file|param):[A-Za-z0-9_./-]+$")
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")

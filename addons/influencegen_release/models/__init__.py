@@ -26,5 +26,8 @@ from . import release_window_override
 from . import release_artifact
 from . import release_deployment
 from . import release_action
+from . import release_action_iac
+from . import release_environment_iac
+from . import release_run_iac
 from . import release_scheduler
 from . import release_target_receipt
