@@ -13,6 +13,7 @@ The command's JSON goes to a file of the workspace (``ansible.posix.json`` stdou
 ``terraform show -json``); its stderr is the log. The container is removed once read.
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -124,10 +125,9 @@ def run(client, call, poll=0.2):
         if state.oom_killed:
             raise IacRunError(f"{call.name}: killed, out of memory ({call.memory_mb} MB)")
     finally:
-        try:
+        # A container that cannot be removed now stays, stopped, with its influencegen.iac labels.
+        with contextlib.suppress(RunnerError):
             client.remove(container_id)
-        except RunnerError:
-            pass  # removed with the job's other containers by the reconcile loop (same labels)
     return state.exit_code, _read_result(call), log[-LOG_LIMIT:]
 
 

@@ -110,9 +110,9 @@ def ansible_plan(doc, where="ansible-playbook output"):
                             change["diff"] = diff
                         entry["changes"].append(change)
     for host, stats in doc["stats"].items():
-        if stats.get("failures") or stats.get("unreachable"):
-            if not any(p.startswith(f"{host}:") for p in problems):
-                problems.append(f"{host}: {stats.get('failures', 0)} failed, {stats.get('unreachable', 0)} unreachable")
+        failed = stats.get("failures") or stats.get("unreachable")
+        if failed and not any(p.startswith(f"{host}:") for p in problems):
+            problems.append(f"{host}: {stats.get('failures', 0)} failed, {stats.get('unreachable', 0)} unreachable")
     if not hosts:
         # ansible-playbook exits 0 when the inventory cannot be parsed: it then plays on no host.
         raise PlanError(f"{where}: no host was planned: the inventory is empty or could not be parsed")

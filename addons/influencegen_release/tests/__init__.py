@@ -9,3 +9,4 @@ from . import test_approvals
 from . import test_chaining
 from . import test_webhook
 from . import test_polling
+from . import test_iac
