@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from influencegen_release.engine import iac_plan
-from influencegen_release.engine.ansible_runner import IacCall, facts_command, playbook_command, run
+from influencegen_release.engine.ansible_runner import IacCall, facts_command, playbook_command, run, terraform_command
 from influencegen_release.engine.docker_runner import DockerRunner
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -169,3 +169,11 @@ def test_an_unreadable_inventory_is_no_plan_although_ansible_exits_0(runner, tmp
     assert code == 0 and "Unable to parse /src/ansible/inventories/none.yml" in log
     with pytest.raises(iac_plan.PlanError, match="infra-x: no host was planned: the inventory is empty or could not be parsed"):
         iac_plan.ansible_plan(doc, "infra-x")
+
+
+def test_terraform_code_on_an_image_without_terraform_fails_saying_so(runner, tmp_path):
+    command = terraform_command("terraform", "terraform/infra-dev.tfvars")
+    assert "plan -input=false -var-file=/src/terraform/infra-dev.tfvars -out=/workspace/tfplan" in command
+    code, doc, log = run(runner, call(tmp_path, command, ""))
+    assert (code, doc) == (127, None)
+    assert "terraform is not in this image: name an image with Terraform (with.terraform_image) to plan Terraform code" in log

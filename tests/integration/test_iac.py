@@ -4,7 +4,8 @@ image against local target folders. Proves: the plan is an immutable artifact sh
 summary and digest, in the Plan Review approval; the apply after approval applies exactly that
 plan; a plan that changed after approval (the infrastructure was edited by hand) is refused with
 both digests and nothing applied; Staging's facts are compared with Production's; and one call
-creates the rollback run from the last good commit, which re-applies it."""
+creates the rollback run from the last good commit, which re-applies it. Development applies
+without approval."""
 
 import base64
 import hashlib
@@ -56,8 +57,13 @@ def push(api, origin, branch):
     return summary["id"]
 
 
-def job(status, key_name):
-    return next(j for s in status["stages"] for j in s["jobs"] if j["name"] == key_name)
+def job(api, run_id, key):
+    [found] = api("release.job", "search_read", [("run_id", "=", run_id), ("task_key", "=", key)], ["state", "failure_reason"])
+    return found
+
+
+def log(api, run_id, key):
+    return api("release.job", "api_log", [job(api, run_id, key)["id"]], tail=40)["text"]
 
 
 def plan_document(api, run_id):
@@ -119,10 +125,8 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     first = push(api, origin, "staging")
     status = api.wait_run(first, states=("waiting_approval", "failed"), timeout=300)
     assert status["state"] == "waiting_approval", status
-    assert job(status, "IaC Linting (Terraform fmt/validate, ansible-lint)")["state"] == "succeeded"
-    lint_log = api("release.job", "api_log", [job(status, "IaC Linting (Terraform fmt/validate, ansible-lint)")["id"]], tail=20)["text"]
-    assert "no terraform/ folder: terraform fmt -check and validate skipped" in lint_log
-    assert job(status, "IaC Security Scan (checkov on Terraform and Ansible)")["state"] == "succeeded"
+    assert job(api, first, "iac_lint")["state"] == job(api, first, "iac_security")["state"] == "succeeded"
+    assert "no terraform/ folder: terraform fmt -check and validate skipped" in log(api, first, "iac_lint")
     artifact, document = plan_document(api, first)
     staging_plan = document["environments"]["it-iac-staging"]
     assert set(document["environments"]) == {"it-iac-staging"} and document["commit"] == good
@@ -135,14 +139,14 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     assert not read_target(folders["staging"])  # planning changed nothing
 
     # 2. Approved: the apply plans again, finds the same digest and applies that plan.
-    Api("it_devops", "it_devops-pw")("release.approval", "api_decide", request["id"], "approve", "plan reviewed")
+    devops("release.approval", "api_decide", request["id"], "approve", "plan reviewed")
     status = api.wait_run(first, timeout=300)
     assert status["state"] == "succeeded", status
     planned_conf = next(c for c in staging_plan["plans"]["ansible"]["hosts"]["web1"]["changes"] if c["task"] == "Odoo configuration")
     assert read_target(folders["staging"])["web1/etc/odoo.conf"] == planned_conf["diff"][0]["after"] == "[options]\nworkers = 4\n# staging\n"
     [applied] = deployments(api, "it-iac-staging")
     assert (applied["outcome"], applied["commit_sha"], applied["is_rollback"]) == ("deployed", good, False)
-    apply_log = api("release.job", "api_log", [job(status, "Terraform Apply / Ansible Playbook Run")["id"]], tail=30)["text"]
+    apply_log = log(api, first, "staging_apply")
     assert f"approved plan {staging_plan['digest']}" in apply_log and f"plan at apply time is the same: {staging_plan['digest']}" in apply_log
 
     # 3. Staging's facts compared with Production's: every difference is a finding.
@@ -163,11 +167,13 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     assert "ansible: 0 to add, 2 to change, 0 to destroy on 1 host(s); 1 host(s) unchanged" in request["plan"]
     conf = os.path.join(folders["staging"], "web1", "etc", "odoo.conf")
     pathlib.Path(conf).write_text("[options]\nworkers = 12\n# hotfix by hand\n")
-    Api("it_devops", "it_devops-pw")("release.approval", "api_decide", request["id"], "approve", "ok")
+    devops("release.approval", "api_decide", request["id"], "approve", "ok")
     status = api.wait_run(second, timeout=300)
     assert status["state"] == "failed"
-    reason = job(status, "Terraform Apply / Ansible Playbook Run")["reason"]
+    reason = job(api, second, "staging_apply")["failure_reason"]
     assert reason.startswith(f"refused: the plan of it-iac-staging changed since it was approved: approved digest {request['plan_digest']}, plan now "), reason
+    now = reason.split("plan now ")[1][:64]
+    assert re.fullmatch("[0-9a-f]{64}", now) and now != request["plan_digest"]
     assert pathlib.Path(conf).read_text() == "[options]\nworkers = 12\n# hotfix by hand\n"  # nothing applied
     refused = deployments(api, "it-iac-staging")[-1]
     assert (refused["outcome"], refused["commit_sha"]) == ("error", bad) and "Nothing was applied" in refused["error"]
@@ -176,13 +182,23 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     rollback = api("release.environment", "api_rollback", "it-iac-staging")
     assert (rollback["sha"], rollback["ref"], rollback["rollback_of"]) == (good, "refs/heads/staging", refused["id"])
     [run] = api("release.run", "read", [rollback["id"]], ["is_rollback", "pipeline_id"])
-    assert run["is_rollback"] and run["pipeline_id"][1].startswith("PL-IT-IAC")
+    assert run["is_rollback"] and "PL-IT-IAC" in run["pipeline_id"][1]
     api.wait_run(rollback["id"], states=("waiting_approval",), timeout=300)
     [request] = approval_of(api, rollback["id"], "apply_staging")
     assert "0 to add, 1 to change, 0 to destroy on 1 host(s)" in request["plan"]  # the hand edit is what it reverts
-    Api("it_devops", "it_devops-pw")("release.approval", "api_decide", request["id"], "approve", "roll back")
+    devops("release.approval", "api_decide", request["id"], "approve", "roll back")
     status = api.wait_run(rollback["id"], timeout=300)
     assert status["state"] == "succeeded", status
     assert pathlib.Path(conf).read_text() == "[options]\nworkers = 4\n# staging\n"
     last = deployments(api, "it-iac-staging")[-1]
     assert (last["outcome"], last["is_rollback"], last["rollback_of_id"][0], last["commit_sha"]) == ("deployed", True, refused["id"], good)
+
+    # 6. Development applies automatically: no approval asked.
+    origin.git.checkout("-b", "develop", good)
+    dev_run = push(api, origin, "develop")
+    status = api.wait_run(dev_run, timeout=300)
+    assert status["state"] == "succeeded", status
+    assert not approval_of(api, dev_run, "apply_dev")
+    [dev] = deployments(api, "it-iac-dev")
+    assert (dev["outcome"], dev["commit_sha"], dev["is_rollback"]) == ("deployed", good, False)
+    assert read_target(folders["dev"])["web1/etc/odoo.conf"] == "[options]\nworkers = 1\n# dev\n"

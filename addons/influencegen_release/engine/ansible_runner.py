@@ -74,14 +74,16 @@ def facts_command(inventory):
     return f"ansible all -i {_src(inventory)} -m ansible.builtin.setup -a {shlex.quote(FACTS_ARGS)} > /workspace/{RESULT}"
 
 
-def terraform_command(folder):
-    """A saved plan shown as JSON; fails with a clear line when the image has no Terraform."""
+def terraform_command(folder, var_file=None):
+    """A saved plan shown as JSON; fails with a clear line when the image has no Terraform.
+    ``var_file`` (``terraform/<environment>.tfvars``) gives the environment's variables."""
     chdir = shlex.quote(f"-chdir=/src/{folder}")
+    variables = f" -var-file={_src(var_file)}" if var_file else ""
     return (
         "command -v terraform >/dev/null || { echo 'terraform is not in this image: name an image with Terraform "
         "(with.terraform_image) to plan Terraform code' >&2; exit 127; }; "
         f"terraform {chdir} init -backend=false -input=false >&2 && "
-        f"terraform {chdir} plan -input=false -out=/workspace/tfplan >&2 && "
+        f"terraform {chdir} plan -input=false{variables} -out=/workspace/tfplan >&2 && "
         f"terraform {chdir} show -json /workspace/tfplan > /workspace/{RESULT}"
     )
 

@@ -57,7 +57,9 @@ class ReleaseAction(models.AbstractModel):
         if not entry:
             raise ActionError(f"the plan {artifact.name} has no plan for {environment.code}: add it to the iac.plan task's environments")
         approval = run.approval_ids.filtered(lambda a: a.stage_key == job.stage_key and a.state == "approved")[-1:]
-        expected, source = (approval.plan_digest, "approved") if approval.plan_digest else (entry["digest"], "planned")
+        if approval and not approval.plan_digest:
+            raise ActionError(f"{approval.display_name} was approved without a plan ({approval.plan or 'none'}): nothing is applied")
+        expected, source = (approval.plan_digest, "approved") if approval else (entry["digest"], "planned")
         deployment = environment._iac_deployment(artifact, run, job)
         lines = [f"apply to {environment.code}: {source} plan {expected}"]
         with self._iac_tree(run) as tree:
@@ -157,7 +159,8 @@ class ReleaseAction(models.AbstractModel):
             doc = self._iac_tool(job, task, environment, tree, command, params["image"], workspace_dir=workspace_dir)
             plans["ansible"] = self._iac_parse(iac_plan.ansible_plan, doc, f"{environment.code}: ansible-playbook --check")
         if os.path.isdir(os.path.join(tree, params["terraform"])):
-            command = terraform_command(params["terraform"])
+            var_file = f"{params['terraform']}/{environment.code}.tfvars"
+            command = terraform_command(params["terraform"], var_file if os.path.isfile(os.path.join(tree, var_file)) else None)
             doc = self._iac_tool(job, task, None, tree, command, params["terraform_image"], workspace_dir=workspace_dir)
             plans["terraform"] = self._iac_parse(iac_plan.terraform_plan, doc, f"{environment.code}: terraform show -json")
         if not plans:
@@ -249,7 +252,7 @@ class ReleaseAction(models.AbstractModel):
                 "run_id": run.id,
                 "job_id": job.id,
                 "kind": "iac_plan",
-                "version": run.version or False,
+                "version": run.version or run.commit_sha[:12],
                 "commit_sha": run.commit_sha,
                 "sha256": hashlib.sha256(content).hexdigest(),
                 "size": len(content),
