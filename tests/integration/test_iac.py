@@ -17,6 +17,7 @@ import shutil
 
 from .harness import ROOT, Api, init_repository
 from .test_approvals import make_user
+from .test_cli import igr
 
 PROJECT = pathlib.Path(ROOT) / "tests" / "data" / "iac" / "project"
 SEED = pathlib.Path(ROOT) / "pipelines" / "pl-iac.yml"
@@ -179,7 +180,13 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     assert (refused["outcome"], refused["commit_sha"]) == ("error", bad) and "Nothing was applied" in refused["error"]
 
     # 5. Rollback: one call creates the revert run from the last good commit; approved, it re-applies it.
-    rollback = api("release.environment", "api_rollback", "it-iac-staging")
+    key_file = os.path.join(workdir, "iac-admin-key")
+    pathlib.Path(key_file).write_text("admin\n")
+    os.chmod(key_file, 0o600)
+    cli = igr("rollback", "it-iac-staging", key_file=key_file)
+    assert cli.returncode == 0, cli.stderr
+    revert_id = int(re.match(r"Rollback of it-iac-staging: revert run (\d+) queued at " + good[:12], cli.stdout).group(1))
+    rollback = api("release.run", "api_status", revert_id)
     assert (rollback["sha"], rollback["ref"], rollback["rollback_of"]) == (good, "refs/heads/staging", refused["id"])
     [run] = api("release.run", "read", [rollback["id"]], ["is_rollback", "pipeline_id"])
     assert run["is_rollback"] and "PL-IT-IAC" in run["pipeline_id"][1]
@@ -192,6 +199,8 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     assert pathlib.Path(conf).read_text() == "[options]\nworkers = 4\n# staging\n"
     last = deployments(api, "it-iac-staging")[-1]
     assert (last["outcome"], last["is_rollback"], last["rollback_of_id"][0], last["commit_sha"]) == ("deployed", True, refused["id"], good)
+    again = igr("rollback", "it-iac-staging", key_file=key_file)  # good is running again: nothing older to go back to
+    assert again.returncode == 3 and "has no earlier successful apply of another commit" in again.stderr, again
 
     # 6. Development applies automatically: no approval asked.
     origin.git.checkout("-b", "develop", good)
