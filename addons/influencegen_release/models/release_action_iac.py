@@ -122,8 +122,12 @@ class ReleaseAction(models.AbstractModel):
     def _iac_params(self, task):
         given = task.get("with") or {}
         params = {key: given.get(key, default) for key, default in IAC_DEFAULTS.items()}
+        for key, value in params.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ActionError(f"task {task['name']}: with.{key}: expected a non-empty string, got {value!r}")
         for key in ("playbook", "inventory", "terraform"):
-            self._source({"source": params[key].replace("{environment}", "x")}, key)  # relative, inside the repository
+            if params[key].startswith("/") or ".." in params[key].split("/"):
+                raise ActionError(f"task {task['name']}: with.{key}: {params[key]!r} must be a relative path inside the repository")
         if given.get("environments") is not None and not (
             isinstance(given["environments"], list) and all(isinstance(code, str) for code in given["environments"])
         ):

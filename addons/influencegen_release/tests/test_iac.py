@@ -125,3 +125,13 @@ class TestIac(SchedulerCase):
     def test_nothing_to_roll_back_to(self):
         with self.assertRaisesRegex(UserError, "has no successful apply"):
             self.staging.with_user(self.manager)._iac_rollback()
+
+    def test_bad_parameters_are_named(self):
+        params = self.Action._iac_params({"name": "Plan", "with": {"inventory": "infra/{environment}.ini"}})
+        self.assertEqual((params["playbook"], params["inventory"], params["environments"]), ("ansible/site.yml", "infra/{environment}.ini", None))
+        with self.assertRaisesRegex(ActionError, r"task Plan: with.playbook: '../etc/site.yml' must be a relative path inside the repository"):
+            self.Action._iac_params({"name": "Plan", "with": {"playbook": "../etc/site.yml"}})
+        with self.assertRaisesRegex(ActionError, r"task Plan: with.playbook: expected a non-empty string, got 3"):
+            self.Action._iac_params({"name": "Plan", "with": {"playbook": 3}})
+        with self.assertRaisesRegex(ActionError, r"task Plan: with.environments: expected a list of environment codes"):
+            self.Action._iac_params({"name": "Plan", "with": {"environments": "t-infra-staging"}})
