@@ -11,6 +11,7 @@ from ..engine import iac_plan, workspace
 from ..engine.ansible_runner import IacCall, IacRunError, facts_command, playbook_command, terraform_command
 from ..engine.ansible_runner import run as run_tool
 from ..engine.docker_runner import RunnerError
+from ..engine.git_source import GitSourceError
 from ..engine.reports import fingerprint
 from .release_action import ActionError
 
@@ -62,22 +63,12 @@ class ReleaseAction(models.AbstractModel):
         expected, source = (approval.plan_digest, "approved") if approval else (entry["digest"], "planned")
         deployment = environment._iac_deployment(artifact, run, job)
         lines = [f"apply to {environment.code}: {source} plan {expected}"]
-        with self._iac_tree(run) as tree:
-            fresh = self._iac_plan_for(job, task, environment, tree.path, entry["params"], workspace_dir=tree.work)
-            if fresh["digest"] != expected:
-                error = (
-                    f"refused: the plan of {environment.code} changed since it was {source}: {source} digest {expected}, "
-                    f"plan now {fresh['digest']}. Nothing was applied; run the pipeline again to plan and approve the new plan.\n"
-                    + "\n".join(self._iac_text(fresh))
-                )
-                deployment._finish("error", plan="\n".join(self._iac_text(entry)), error=error)
-                raise ActionError(error)
-            lines.append(f"plan at apply time is the same: {fresh['digest']}")
-            try:
-                applied = self._iac_apply_tools(job, task, environment, tree, entry["params"], fresh)
-            except ActionError as exc:
-                deployment._finish("error", plan="\n".join(self._iac_text(entry)), error=str(exc))
-                raise
+        try:
+            applied = self._iac_replan_and_apply(job, task, environment, entry, expected, source, lines)
+        except (ActionError, ValueError, GitSourceError, workspace.WorkspaceError) as exc:
+            # Refused, or failed part way: the history says so (a failed apply may have changed some hosts).
+            deployment._finish("error", plan="\n".join(self._iac_text(entry)), error=str(exc), timeline="\n".join(lines))
+            raise ActionError(str(exc)) from exc
         changed = sum(p["summary"]["add"] + p["summary"]["change"] + p["summary"]["destroy"] for p in applied.values())
         text = "\n".join(line for plan in applied.values() for line in iac_plan.describe(plan))
         deployment._finish("deployed" if changed else "unchanged", plan=text, timeline="\n".join(lines))
@@ -183,6 +174,19 @@ class ReleaseAction(models.AbstractModel):
             return parser(doc, where)
         except iac_plan.PlanError as exc:
             raise ActionError(str(exc)) from exc
+
+    def _iac_replan_and_apply(self, job, task, environment, entry, expected, source, lines):
+        """Plan ``environment`` again; apply when the digest is ``expected``, else refuse."""
+        with self._iac_tree(job.run_id) as tree:
+            fresh = self._iac_plan_for(job, task, environment, tree.path, entry["params"], workspace_dir=tree.work)
+            if fresh["digest"] != expected:
+                raise ActionError(
+                    f"refused: the plan of {environment.code} changed since it was {source}: {source} digest {expected}, "
+                    f"plan now {fresh['digest']}. Nothing was applied; run the pipeline again to plan and approve the new plan.\n"
+                    + "\n".join(self._iac_text(fresh))
+                )
+            lines.append(f"plan at apply time is the same: {fresh['digest']}")
+            return self._iac_apply_tools(job, task, environment, tree, entry["params"], fresh)
 
     def _iac_apply_tools(self, job, task, environment, tree, params, fresh):
         """Apply what ``fresh`` planned; ``{tool: plan of what was done}``."""
