@@ -135,3 +135,7 @@ class TestIac(SchedulerCase):
             self.Action._iac_params({"name": "Plan", "with": {"playbook": 3}})
         with self.assertRaisesRegex(ActionError, r"task Plan: with.environments: expected a list of environment codes"):
             self.Action._iac_params({"name": "Plan", "with": {"environments": "t-infra-staging"}})
+
+    def test_a_plan_stage_announces_plan_ready(self):
+        events = self.env["release.notification"]._events_for_stage({"tasks": [{"uses": "iac.plan"}], "environment": False}, "succeeded")
+        self.assertEqual(events, ["plan_ready"])
