@@ -41,6 +41,15 @@ def test_a_new_environment_plans_additions_and_the_retired_file_to_destroy():
     assert iac_plan.describe(plan)[1] == "  db1: add Configuration folder; add Odoo configuration; add Local facts folder; add Local facts"
 
 
+def test_the_apply_reports_what_the_check_planned():
+    planned = iac_plan.ansible_plan(load("ansible-check-new.json"))
+    # The apply ran after a failed first attempt that had already configured db1.
+    applied = iac_plan.ansible_plan(load("ansible-apply.json"))
+    assert applied["hosts"]["web1"] == planned["hosts"]["web1"]
+    assert applied["hosts"]["db1"] == {"changes": []}
+    assert applied["summary"] == {"add": 3, "change": 1, "destroy": 1, "unchanged": 1, "hosts_changed": 1, "hosts_unchanged": 1}
+
+
 def test_a_changed_inventory_plans_changes_and_an_applied_one_nothing():
     changed = iac_plan.ansible_plan(load("ansible-check-change.json"))
     assert changed["summary"] == {"add": 0, "change": 4, "destroy": 0, "unchanged": 0, "hosts_changed": 2, "hosts_unchanged": 0}
