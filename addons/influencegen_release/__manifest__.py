@@ -19,6 +19,7 @@
         "data/ir_cron_data.xml",
         "data/mail_activity_type_data.xml",
         "views/release_run_views.xml",
+        "views/release_run_iac_views.xml",
         "views/release_job_views.xml",
         "views/release_finding_views.xml",
         "views/release_waiver_views.xml",

@@ -42,6 +42,7 @@ class ContainerSpec:
     memory_mb: int = 1024
     pids: int = 256
     user: str = "1000:1000"
+    mounts: dict = field(default_factory=dict)  # more bind mounts: {host path: {"bind": path, "mode": "ro"|"rw"}}
 
 
 @dataclass
@@ -123,6 +124,7 @@ class DockerRunner:
                 volumes={
                     spec.source_dir: {"bind": "/src", "mode": "ro"},
                     spec.workspace_dir: {"bind": "/workspace", "mode": "rw"},
+                    **spec.mounts,
                 },
                 read_only=True,
                 tmpfs={"/tmp": "rw,size=256m"},

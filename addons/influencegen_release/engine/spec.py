@@ -83,6 +83,9 @@ ACTIONS = {
     "image.push": "push the tagged image to the container registry",
     "image.scan": "scan the built image with Trivy (its image named in the task) into findings",
     "image.deploy": "run the pushed image, by digest, as the environment's health-checked service",
+    "iac.plan": "plan the infrastructure changes (ansible-playbook --check --diff, terraform plan) per environment",
+    "iac.apply": "plan again, refuse a plan other than the approved one, and apply it to the stage's environment",
+    "iac.validate": "compare the environment's gathered facts with another environment's (REQ-DI-ENVPAR)",
 }
 CREDENTIAL_REF = re.compile(r"^(env|file|param):[A-Za-z0-9_./-]+$")
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")

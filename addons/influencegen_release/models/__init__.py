@@ -29,5 +29,8 @@ from . import release_artifact_image
 from . import release_deployment
 from . import release_action
 from . import release_action_image
+from . import release_action_iac
+from . import release_environment_iac
+from . import release_run_iac
 from . import release_scheduler
 from . import release_target_receipt

@@ -23,6 +23,7 @@ DEPLOY_ACTIONS = frozenset({"odoo.deploy", "n8n.deploy", "image.deploy"})
 APPLY_ACTIONS = frozenset({"iac.apply"})
 PUSH_ACTIONS = frozenset({"image.push"})
 PLAN_REPORTS = frozenset({"terraform-plan-json"})
+PLAN_ACTIONS = frozenset({"iac.plan"})  # its plan is the stage's iac_plan artifact
 PLAN_LINES = 50  # changes listed in a plan_ready message
 
 
@@ -199,6 +200,7 @@ class ReleaseNotification(models.Model):
             lines += [f"- {change.message}" for change in changes[:PLAN_LINES]]
             if len(changes) > PLAN_LINES:
                 lines.append(self.env._("... and %(count)s more.", count=len(changes) - PLAN_LINES))
+            lines += [artifact.plan for artifact in run.artifact_ids.filtered(lambda a: a.kind == "iac_plan" and a.job_id in jobs)]
         return "\n".join(lines)
 
     def _run_line(self, run):
@@ -238,7 +240,7 @@ class ReleaseNotification(models.Model):
             events.append("build_failed")
         if succeeded and uses & PUSH_ACTIONS:
             events.append("push_succeeded")
-        if succeeded and reports & PLAN_REPORTS:
+        if succeeded and (reports & PLAN_REPORTS or uses & PLAN_ACTIONS):
             events.append("plan_ready")
         return events
 

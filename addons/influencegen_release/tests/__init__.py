@@ -12,3 +12,4 @@ from . import test_polling
 from . import test_views
 from . import test_views_tours
 from . import test_image_environments
+from . import test_iac

@@ -109,10 +109,13 @@ class TestSeedPipelines(ReleaseCase):
             iac.stage_ids.gate_ids.mapped("name"),
             ["IaC Validation Pass", "Plan Review", "Staging Infra Validation", "Go/No-Go Decision"],
         )
-        self.assertEqual(iac.stage_ids[2].approval_rule_ids.group_id, role("devops_lead"))
+        # The plan (stage 3) is reviewed where it is applied: Staging's approval is the Plan Review.
+        self.assertEqual(iac.stage_ids[4].approval_rule_ids.group_id, role("devops_lead"))
+        self.assertEqual(iac.stage_ids[2].task_ids.mapped("action"), ["iac.plan"])
         self.assertEqual(iac.stage_ids[5].approval_rule_ids.quorum, 2)
         self.assertEqual(iac.rollback_strategy, "revert_and_reapply")
-        self.assertIn("REQ-DI-ENVPAR", iac.stage_ids[4].gate_ids.requirements)
+        validation = iac.stage_ids[4].gate_ids.filtered(lambda g: g.name == "Staging Infra Validation")
+        self.assertEqual((validation.gate_type, validation.requirements), ("automatic", "REQ-DI-ENVPAR"))
 
         image = self.pipeline("PL-CONTAINER-IMG")
         self.assertEqual(image.stage_ids.gate_ids.mapped("name"), ["Image Scan Pass"])
