@@ -1,7 +1,7 @@
 from . import release_settings
 from . import res_config_settings
 from . import release_environment
-from . import release_environment_image
+from . import release_environment_kinds
 from . import release_repository
 from . import release_pipeline
 from . import release_pipeline_trigger
@@ -30,7 +30,6 @@ from . import release_deployment
 from . import release_action
 from . import release_action_image
 from . import release_action_iac
-from . import release_environment_iac
 from . import release_run_iac
 from . import release_scheduler
 from . import release_target_receipt

@@ -17,6 +17,9 @@ ODOO_FORMAT = "odoo-modules"
 N8N_FORMAT = "n8n-workflows"
 PACKAGE_KINDS = {ODOO_FORMAT: "odoo_modules", N8N_FORMAT: "n8n_workflows"}
 N8N_TOOL = "n8n-validate"  # the tool name of n8n.validate's findings (as the n8n-structure report)
+# Actions of whole domains live in models of their own that inherit this one's helpers:
+# ``uses: image.build`` runs release.action.image's ``_action_image_build``.
+DOMAIN_MODELS = {"image": "release.action.image", "registry": "release.action.image", "iac": "release.action.iac"}
 
 
 class ActionError(Exception):
@@ -33,7 +36,8 @@ class ReleaseAction(models.AbstractModel):
 
     @api.model
     def _run(self, job, task):
-        handler = getattr(self, "_action_" + task["uses"].replace(".", "_"), None)
+        owner = self.env[DOMAIN_MODELS.get(task["uses"].split(".", 1)[0], self._name)]
+        handler = getattr(owner, "_action_" + task["uses"].replace(".", "_"), None)
         if handler is None:
             raise ActionError(f"built-in action {task['uses']} is not available in this version")
         try:
@@ -47,8 +51,14 @@ class ReleaseAction(models.AbstractModel):
             N8nError,
             WorkflowError,
             ValueError,
+            *owner._action_errors(),
         ) as exc:
             raise ActionError(str(exc)) from exc
+
+    @api.model
+    def _action_errors(self):
+        """Engine exceptions whose message is the failure reason, for the actions of a domain."""
+        return ()
 
     # -- source -----------------------------------------------------------------------------
     def _action_git_checkout(self, job, task):

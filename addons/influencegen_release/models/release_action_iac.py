@@ -27,7 +27,7 @@ IAC_DEFAULTS = {
 PARITY_TOOL = "iac-parity"  # the tool name of iac.validate's findings
 
 
-class ReleaseAction(models.AbstractModel):
+class ReleaseActionIac(models.AbstractModel):
     """Infrastructure as code: ``iac.plan``, ``iac.apply`` and ``iac.validate``.
 
     Ansible and Terraform run in a runner container (engine/ansible_runner.py explains why), on
@@ -35,7 +35,9 @@ class ReleaseAction(models.AbstractModel):
     artifact (``iac_plan``); approvals bind to it (the run's artifact checksum, and the plan
     digest of their environment), and ``iac.apply`` plans again and refuses a different plan."""
 
+    _name = "release.action.iac"
     _inherit = "release.action"
+    _description = "Built-in actions: infrastructure as code"
 
     # -- actions ------------------------------------------------------------------------------
     def _action_iac_plan(self, job, task):

@@ -18,7 +18,7 @@ SCAN_REPORT = "trivy.json"
 LOG_TAIL = 20  # build output lines kept in the job's log
 
 
-class ReleaseAction(models.AbstractModel):
+class ReleaseActionImage(models.AbstractModel):
     """Built-in actions of container-image pipelines (PL-CONTAINER-IMG): build, scan, tag, log
     in, push and deploy an image on a runner host's Docker engine.
 
@@ -26,13 +26,13 @@ class ReleaseAction(models.AbstractModel):
     with its image id and runner host, ``image.tag`` adds the registry and tags, ``image.push``
     the digest the registry serves; from then on it is immutable (its sha256 is the digest)."""
 
+    _name = "release.action.image"
     _inherit = "release.action"
+    _description = "Built-in actions: container images"
 
-    def _run(self, job, task):
-        try:
-            return super()._run(job, task)
-        except (image_build.ImageError, RegistryError) as exc:
-            raise ActionError(str(exc)) from exc
+    @api.model
+    def _action_errors(self):
+        return (*super()._action_errors(), image_build.ImageError, RegistryError)
 
     # -- build and scan -----------------------------------------------------------------------
     def _action_image_build(self, job, task):

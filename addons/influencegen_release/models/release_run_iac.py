@@ -23,7 +23,7 @@ class ReleaseRun(models.Model):
         environment = self.env["release.environment"].search([("code", "=", stage_spec.get("environment"))], limit=1)
         if environment.kind != "iac":
             return super()._release_plan(stage_spec)
-        Action = self.env["release.action"]
+        Action = self.env["release.action.iac"]
         try:
             artifact = Action._iac_plan_artifact(self)
             entry = Action._iac_document(artifact)["environments"].get(environment.code)

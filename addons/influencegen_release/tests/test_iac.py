@@ -54,7 +54,7 @@ class TestIac(SchedulerCase):
         pipeline = cls.env["release.pipeline.loader"]._load_text(PIPELINE, "PL-T-IAC.yml")
         cls.repository.pipeline_ids |= pipeline
         cls.staging = cls.env["release.environment"].search([("code", "=", "t-infra-staging")])
-        cls.Action = cls.env["release.action"]
+        cls.Action = cls.env["release.action.iac"]
 
     def planned_run(self, digest, sha=None):
         run = self.trigger("PL-T-IAC", sha=sha)

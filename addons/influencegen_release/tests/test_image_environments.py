@@ -88,5 +88,5 @@ class TestImageEnvironments(ReleaseCase):
             name=name, image=self.env["release.settings"]._get("default_image"), command="echo scanned; exit 3",
             labels={"influencegen.scan": "test"}, source_dir=source, workspace_dir=work, memory_mb=64, cpus=0.5, pids=32,
         )  # fmt: skip
-        self.assertEqual(self.env["release.action"]._run_to_end(client, spec, 60), (3, "scanned"))
+        self.assertEqual(self.env["release.action.image"]._run_to_end(client, spec, 60), (3, "scanned"))
         self.assertEqual(client.find({"influencegen.scan": "test"}), {})
