@@ -149,6 +149,8 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.1")
     with pytest.raises(Exception, match="No published odoo_modules artifact has version '9.9.9'"):
         api("release.environment", "api_deploy", "it-prod", "9.9.9")
+    again = api("release.environment", "api_rollback", "it-dev")
+    assert (again["version"], again["outcome"], again["rollback"]) == ("1.0.0", "deployed", True), again
 
     # Parity, read live from the targets: both environments run the same modules; one that
     # does not answer is reported, not hidden.
