@@ -34,19 +34,13 @@ import sys
 import tempfile
 import time
 import traceback
-import types
 from datetime import UTC, datetime
 
 import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-# The engine imports without Odoo once the addon is a bare namespace (as in tests/conftest.py).
-if "influencegen_release" not in sys.modules:
-    _addon = types.ModuleType("influencegen_release")
-    _addon.__path__ = [os.path.join(ROOT, "addons", "influencegen_release")]
-    sys.modules["influencegen_release"] = _addon
-
+import tests  # noqa: E402, F401 - registers the addon as a bare namespace: the engine imports without Odoo
 from influencegen_release.engine.odoo_target import OdooTarget, deploy_package  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     DB,

@@ -38,16 +38,10 @@ import sys
 import tempfile
 import time
 import traceback
-import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-# The engine imports without Odoo once the addon is a bare namespace (as in tests/conftest.py).
-if "influencegen_release" not in sys.modules:
-    _addon = types.ModuleType("influencegen_release")
-    _addon.__path__ = [os.path.join(ROOT, "addons", "influencegen_release")]
-    sys.modules["influencegen_release"] = _addon
-
+import tests  # noqa: E402, F401 - registers the addon as a bare namespace: the engine imports without Odoo
 from influencegen_release.engine import packaging  # noqa: E402
 from influencegen_release.engine.n8n_client import N8nClient  # noqa: E402
 from influencegen_release.engine.n8n_workflow import normalise, version_of  # noqa: E402
@@ -433,22 +427,19 @@ class Demo:
         return odoo_artifact, expected_workflow
 
     def sign_off_staging(self, runs):
-        odoo_run, n8n_run = runs["PL-ODOO-MOD"], runs["PL-N8N-WF"]
-        status = self.wait(odoo_run, ("waiting_approval",))
-        self.expect(status, "waiting_approval", "PL-ODOO-MOD on the release branch")
-        self.uat("qa_lead", odoo_run)
-        approval = self.pending(status, "Deploy to Staging")
-        approval["run"] = odoo_run
-        self.decide("qa_lead", approval, "UAT passed on Development")
-        self.decide("product_owner", approval, "Demo accepted")
-        status = self.wait(n8n_run, ("waiting_approval",))
-        self.expect(status, "waiting_approval", "PL-N8N-WF on the release branch")
-        self.uat("qa_lead", n8n_run)
-        approval = self.pending(status, "Deploy to Staging")
-        approval["run"] = n8n_run
-        self.decide("integration_lead", approval, "Lead sync tested against Staging Odoo")
-        self.decide("qa_lead", approval, "UAT passed")
-        return status
+        """UAT evidence, then the staging sign-offs of both runs, in their rules' order."""
+        for code, signers in (
+            ("PL-ODOO-MOD", (("qa_lead", "UAT passed on Development"), ("product_owner", "Demo accepted"))),
+            ("PL-N8N-WF", (("integration_lead", "Lead sync tested against Staging Odoo"), ("qa_lead", "UAT passed"))),
+        ):
+            run_id = runs[code]
+            status = self.wait(run_id, ("waiting_approval",))
+            self.expect(status, "waiting_approval", f"{code} on the release branch")
+            self.uat("qa_lead", run_id)
+            approval = self.pending(status, "Deploy to Staging")
+            approval["run"] = run_id
+            for login, comment in signers:
+                self.decide(login, approval, comment)
 
     def broken_release(self, good_artifact, good_workflow):
         # n8n refuses to activate it: a node type it does not know (validation cannot know

@@ -1,21 +1,6 @@
-"""Make the addon's plain-Python engine importable without Odoo.
+"""Fixtures and markers shared by the engine tests (the engine's namespace: tests/__init__.py)."""
 
-``influencegen_release/__init__.py`` imports the Odoo models, so the package is registered
-here as a bare namespace: ``influencegen_release.engine`` then imports on its own, which also
-proves that the engine never needs ``odoo``.
-"""
-
-import pathlib
-import sys
-import types
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-ADDON = ROOT / "addons" / "influencegen_release"
-
-if "influencegen_release" not in sys.modules:
-    package = types.ModuleType("influencegen_release")
-    package.__path__ = [str(ADDON)]
-    sys.modules["influencegen_release"] = package
+from . import ADDON, ROOT  # noqa: F401 - imported from here by the test modules
 
 
 def pytest_configure(config):

@@ -58,11 +58,7 @@ class ServiceResult:
 
 def containers(runner, labels):
     """Service containers carrying all ``labels``, oldest first: ``[{id, name, running, labels, image}]``."""
-    filters = {"label": [SERVICE_LABEL] + [f"{k}={v}" for k, v in labels.items()]}
-    try:
-        found = runner.client.api.containers(all=True, filters=filters)
-    except (docker_errors.DockerException, OSError) as exc:
-        raise RunnerError(f"Docker engine {runner.base_url} does not answer: {exc}") from exc
+    found = runner.containers(SERVICE_LABEL, labels)
     return [
         {
             "id": c["Id"],

@@ -45,6 +45,11 @@ class ContainerSpec:
     mounts: dict = field(default_factory=dict)  # more bind mounts: {host path: {"bind": path, "mode": "ro"|"rw"}}
 
 
+def task_limits(task):
+    """A pipeline task's network and resource limits, as ContainerSpec keywords."""
+    return {"network": task["network"], "cpus": task["cpus"], "memory_mb": task["memory"], "pids": task["pids"]}
+
+
 @dataclass
 class ContainerState:
     status: str  # created, running, exited, dead, ...
@@ -154,12 +159,16 @@ class DockerRunner:
 
     def find(self, labels):
         """Containers (running or not) carrying all of these labels: ``{id: labels}``."""
-        filters = {"label": [LABEL] + [f"{k}={v}" for k, v in labels.items()]}
+        return {c["Id"]: c.get("Labels") or {} for c in self.containers(LABEL, labels)}
+
+    def containers(self, marker, labels):
+        """Docker's descriptions of the containers (running or not) carrying the label
+        ``marker`` and all of ``labels``."""
+        filters = {"label": [marker] + [f"{k}={v}" for k, v in labels.items()]}
         try:
-            found = self.client.api.containers(all=True, filters=filters)
+            return self.client.api.containers(all=True, filters=filters)
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
-        return {c["Id"]: c.get("Labels") or {} for c in found}
 
     def state(self, container_id):
         """The container's state, or None when it no longer exists."""

@@ -7,7 +7,7 @@ import time
 from odoo import api, models
 
 from ..engine import image_build, workspace
-from ..engine.docker_runner import ContainerSpec, LogCursor
+from ..engine.docker_runner import ContainerSpec, LogCursor, task_limits
 from ..engine.registry_client import RegistryError, check_name, check_tag, version_tag
 from ..engine.reports import ReportError, parse_report
 from .release_action import ActionError
@@ -114,10 +114,7 @@ class ReleaseActionImage(models.AbstractModel):
                 labels={"influencegen.scan": str(job.id)},
                 source_dir=source,
                 workspace_dir=work,
-                network=task["network"],
-                cpus=task["cpus"],
-                memory_mb=task["memory"],
-                pids=task["pids"],
+                **task_limits(task),
             )
             exit_code, output = self._run_to_end(client, spec, task["timeout"])
             try:

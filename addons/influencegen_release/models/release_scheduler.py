@@ -9,7 +9,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ..engine import workspace
-from ..engine.docker_runner import ContainerSpec, LogCursor, RunnerError
+from ..engine.docker_runner import ContainerSpec, LogCursor, RunnerError, task_limits
 from ..engine.git_source import GitSourceError
 from ..engine.log_store import LogStore
 from ..engine.masking import Masker
@@ -170,10 +170,7 @@ class ReleaseScheduler(models.AbstractModel):
                 source_dir=source,
                 workspace_dir=work,
                 env=env,
-                network=task["network"],
-                cpus=task["cpus"],
-                memory_mb=task["memory"],
-                pids=task["pids"],
+                **task_limits(task),
             )
             container_id = job.runner_id._client().start(spec)
         except RunnerError as exc:
