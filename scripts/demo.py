@@ -137,9 +137,7 @@ class Demo:
             self.control.stop()
             drop_database()
         for target in self.targets.values():
-            target.stop()
-            for name in failed_databases(target.db):  # kept by the agent after the broken upgrade
-                drop_database(name)
+            target.stop()  # with the database the agent kept aside after the broken upgrade
         for server in self.n8n.values():
             server.stop()
 
@@ -500,13 +498,6 @@ def ci_database_password():
             return handle.read().strip()
     except OSError as exc:
         raise DemoFailure(f"{path}: {exc.strerror}; run scripts/setup, which creates the igr_ci role and this file") from None
-
-
-def failed_databases(db):
-    user = os.environ.get("IGR_DB_USER", "odoo")
-    query = f"SELECT datname FROM pg_database WHERE datname LIKE '{db}\\_failed\\_%'"
-    result = subprocess.run(["psql", "-w", "-h", "127.0.0.1", "-U", user, "-d", "postgres", "-tAc", query], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
-    return result.stdout.split()
 
 
 def git(*args):

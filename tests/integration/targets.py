@@ -98,3 +98,14 @@ class Target:
         if self.server:
             self.server.stop()
         drop_database(self.db)
+        for name in self.kept_databases():
+            drop_database(name)
+
+    def kept_databases(self):
+        """The databases the agent kept aside after a restore (``<db>_failed_<time>``)."""
+        query = f"SELECT datname FROM pg_database WHERE datname LIKE '{self.db}\\_failed\\_%'"
+        result = subprocess.run(
+            ["psql", "-w", "-h", "127.0.0.1", "-U", os.environ.get("IGR_DB_USER", "odoo"), "-d", "postgres", "-tAc", query],
+            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+        )
+        return result.stdout.split()

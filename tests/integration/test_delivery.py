@@ -48,6 +48,7 @@ pipeline:
       approval:
         rules: [{group: release_manager}]
       gates: [{name: Go/No-Go, type: manual}]
+  rollback: {strategy: redeploy_previous, restore_database: true}
 """
 
 
@@ -134,11 +135,16 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert latest["version"].startswith("1.0.1-dev.1+") and "upgrade: igr_demo_c" in latest["plan"]
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.1")
     api("release.run", "action_cancel", [second])
+    target.shell('env["igr.demo.c"].create({"name": "written after 1.0.1", "colour": "red"}); env.cr.commit(); print("ok")')
 
-    # One call rolls Development back to the previous artifact, labelled as a rollback.
+    # One call rolls Development back, labelled as a rollback. The pipeline says
+    # restore_database: the target puts back its pre-deploy backup with the code of 1.0.0, so
+    # what was written since is gone from the live database, which is kept aside.
     summary = api("release.environment", "api_rollback", "it-dev")
-    assert (summary["version"], summary["outcome"], summary["rollback"]) == ("1.0.0", "deployed", True)
+    assert (summary["version"], summary["outcome"], summary["rollback"]) == ("1.0.0", "deployed", True), summary
+    assert summary["plan"].startswith("restored: the code of 1.0.0 and the database backup") and f"kept as {TARGET_DB}_failed_" in summary["plan"]
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.0")
+    assert target.shell('print(env["igr.demo.c"].search_count([("name", "=", "written after 1.0.1")]))') == "0"
     history = deployments(api, "it-dev")
     assert [(d["version"][:5], d["is_rollback"]) for d in history] == [("1.0.0", False), ("1.0.1", False), ("1.0.0", True)]
 

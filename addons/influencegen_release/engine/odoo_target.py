@@ -140,9 +140,7 @@ def deploy_package(target, package_path, sha256, manifest, approved_digest=None,
         raise TargetError(f"the upgrade failed and code and database were restored: {summary.get('error')}{kept}")
     problems = verify(target, manifest) + run_smoke(target, smoke or [])
     if problems:
-        target.call("api_restore", [planned["receipt"]], "; ".join(problems))
-        restored = target.wait(planned["receipt"], timeout=timeout)
-        target.wait_healthy()
+        restored = restore(target, planned["receipt"], "; ".join(problems), timeout=timeout)
         mark(f"restore {restored['state']}")
         raise TargetError(f"smoke checks failed ({'; '.join(problems)}); code and database {restored['state']}")
     result.modules = target.state(list(manifest["modules"]))["modules"]
@@ -150,6 +148,15 @@ def deploy_package(target, package_path, sha256, manifest, approved_digest=None,
         result.outcome = "unchanged"
     mark("verified")
     return result
+
+
+def restore(target, receipt, reason, timeout=900):
+    """Have the target put back the code and the database (its pre-deploy backup) that the
+    deploy of ``receipt`` replaced; wait until it serves again. Returns the receipt's summary."""
+    target.call("api_restore", [receipt], reason)
+    summary = target.wait(receipt, timeout=timeout)
+    target.wait_healthy()
+    return summary
 
 
 def verify(target, manifest):

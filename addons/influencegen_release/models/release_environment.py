@@ -11,7 +11,7 @@ from ..engine.n8n_client import N8nClient, N8nError
 from ..engine.n8n_client import deploy as n8n_deploy
 from ..engine.n8n_client import rollback as n8n_rollback
 from ..engine.n8n_workflow import WorkflowError
-from ..engine.odoo_target import OdooTarget, TargetError, deploy_package, verify
+from ..engine.odoo_target import OdooTarget, TargetError, deploy_package, restore, verify
 from ..engine.spec import CREDENTIAL_REF, TIERS
 
 TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
@@ -237,7 +237,53 @@ class ReleaseEnvironment(models.Model):
         ).sorted("id")[-1:]
         if not previous:
             raise UserError(self.env._("%(env)s has no earlier successful deployment to roll back to.", env=self.name))
+        if self._rollback_restores(current):
+            return self._restore_rollback(current, previous)
         return self._deploy(previous.artifact_id, rollback_of=current)
+
+    def _rollback_restores(self, current):
+        """``rollback.restore_database`` of the pipeline that deployed ``current``: an Odoo
+        deploy that upgraded something is undone by the target's own backup (code and data)
+        rather than by a redeploy of older code over newer data."""
+        return (
+            self.kind == "odoo"
+            and current.run_id.pipeline_id.rollback_restore_database
+            and current.outcome == "deployed"
+            and not current.is_rollback
+            and bool(current.target_receipt and current.backup_ref)
+        )
+
+    def _restore_rollback(self, current, previous):
+        """The target puts back the code and the database its last deploy replaced (the backup
+        taken just before it). What was written since is not in the live database any more:
+        the target keeps the replaced database, renamed ``<db>_failed_<time>``."""
+        deployment = self._new_deployment(previous.artifact_id, rollback_of=current)
+        reason = self.env._("rollback of %(version)s by %(user)s", version=current.version, user=self.env.user.name)
+        try:
+            target = self._odoo_target()
+            summary = restore(target, current.target_receipt, reason)
+            if summary["state"] != "restored":
+                raise TargetError(self.env._("the target could not restore: %(error)s", error=summary.get("error") or summary["state"]))
+            problems = verify(target, previous.artifact_id._manifest())
+            if problems:
+                raise TargetError(self.env._("after the restore: %(problems)s", problems="; ".join(problems)))
+        except (TargetError, ValueError) as exc:
+            deployment._finish("error", error=str(exc))
+            return deployment
+        deployment._finish(
+            "deployed",
+            plan=self.env._(
+                "restored: the code of %(version)s and the database backup %(backup)s taken before %(undone)s; "
+                "the replaced database is kept as %(kept)s",
+                version=previous.version,
+                backup=current.backup_ref,
+                undone=current.version,
+                kept=summary.get("failed_database") or "-",
+            ),
+            backup_ref=current.backup_ref,
+            target_receipt=current.target_receipt,
+        )
+        return deployment
 
     def _deploy(self, artifact, run=None, job=None, rollback_of=None, approved_digest=None):
         """Deploy ``artifact`` here and record it in the history; never raises for a failed
@@ -246,16 +292,7 @@ class ReleaseEnvironment(models.Model):
         if self.kind in ("n8n", "docker"):
             # One deploy at a time per n8n instance or service: another run or a rollback waits.
             self.env.cr.execute("SELECT id FROM release_environment WHERE id = %s FOR NO KEY UPDATE", [self.id])
-        deployment = self.env["release.deployment"].create(
-            {
-                "environment_id": self.id,
-                "artifact_id": artifact.id,
-                "run_id": (run or artifact.run_id).id,
-                "job_id": job.id if job else False,
-                "is_rollback": bool(rollback_of),
-                "rollback_of_id": rollback_of.id if rollback_of else False,
-            }
-        )
+        deployment = self._new_deployment(artifact, run, job, rollback_of)
         if self.kind == "n8n" and artifact.kind == "n8n_workflows":
             self._deploy_n8n(deployment, artifact, rollback_of)
             return deployment
@@ -284,6 +321,18 @@ class ReleaseEnvironment(models.Model):
             timeline="\n".join(f"{t:8.2f}s {step}" for t, step in result.timeline),
         )
         return deployment
+
+    def _new_deployment(self, artifact, run=None, job=None, rollback_of=None):
+        return self.env["release.deployment"].create(
+            {
+                "environment_id": self.id,
+                "artifact_id": artifact.id,
+                "run_id": (run or artifact.run_id).id,
+                "job_id": job.id if job else False,
+                "is_rollback": bool(rollback_of),
+                "rollback_of_id": rollback_of.id if rollback_of else False,
+            }
+        )
 
     def _odoo_drift(self, target):
         """What changed on the target since the last deploy recorded here (a hotfix installed by
