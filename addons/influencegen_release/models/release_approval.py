@@ -50,7 +50,7 @@ class ReleaseApproval(models.Model):
         string="Artifact checksum", readonly=True, help="The approval binds to this exact artifact."
     )
     summary = fields.Html(readonly=True, sanitize=True, help="What is released: shown to approvers.")
-    plan = fields.Text(string="Plan", readonly=True, help="What the deploy changes: the upgrade plan of an Odoo target, the infrastructure plan of an iac environment.")
+    plan = fields.Text(readonly=True, help="What the deploy changes: the upgrade plan of an Odoo target, the infrastructure plan of an iac environment.")
     plan_digest = fields.Char(readonly=True, help="The deploy refuses to run a plan other than this one.")
     requested_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     deadline = fields.Datetime(readonly=True)

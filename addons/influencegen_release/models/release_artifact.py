@@ -38,7 +38,7 @@ class ReleaseArtifact(models.Model):
     sha256 = fields.Char(string="SHA-256", index=True)
     size = fields.Integer(string="Size (bytes)")
     attachment_id = fields.Many2one("ir.attachment", ondelete="restrict")
-    plan = fields.Text(string="Plan", help="What deploying this artifact changes, shown to approvers.")
+    plan = fields.Text(help="What deploying this artifact changes, shown to approvers.")
     manifest_json = fields.Text(string="Package manifest", readonly=True, help="Modules, versions, checksums and files.")
 
     @api.model_create_multi
