@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 import time
 
@@ -35,6 +36,7 @@ class SchedulerCase(TransactionCase):
         cls.registry.enter_test_mode(cls.cr)
         cls.addClassCleanup(cls.registry.leave_test_mode)
         cls.tmp = tempfile.mkdtemp(prefix="igr-sched-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.env["ir.config_parameter"].set_param("influencegen_release.data_dir", cls.tmp)
         cls.runner = cls.env.ref("influencegen_release.runner_local")
         cls.developer = new_test_user(

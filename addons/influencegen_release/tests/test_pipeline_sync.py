@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 
 import git
@@ -31,6 +32,7 @@ class TestPipelineSync(ReleaseCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="igr-test-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
         cls.env["ir.config_parameter"].set_param("influencegen_release.data_dir", cls.tmp)
         with open(file_path(SEED), encoding="utf-8") as handle:
             cls.seed_text = handle.read()

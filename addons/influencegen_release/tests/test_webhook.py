@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import json
+import shutil
 import tempfile
 
 from odoo.exceptions import AccessError, ValidationError
@@ -29,7 +30,9 @@ class TestWebhook(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["ir.config_parameter"].set_param("influencegen_release.data_dir", tempfile.mkdtemp(prefix="igr-hook-"))
+        data_dir = tempfile.mkdtemp(prefix="igr-hook-")
+        cls.addClassCleanup(shutil.rmtree, data_dir, ignore_errors=True)
+        cls.env["ir.config_parameter"].set_param("influencegen_release.data_dir", data_dir)
         cls.env["ir.config_parameter"].set_param("influencegen_release.test_webhook_secret", SECRET)
         cls.bot = new_test_user(
             cls.env, "w_trigger_bot", groups="base.group_user,influencegen_release.group_release_developer"

@@ -1,3 +1,4 @@
+import shutil
 import tempfile
 
 from odoo import fields
@@ -59,6 +60,7 @@ class ViewsData:
         cls.views_run._advance()
         cls.job = cls.views_run.job_ids.filtered(lambda j: j.task_key == "compile")
         cls.store = LogStore(tempfile.mkdtemp(prefix="igr-views-log-"))
+        cls.addClassCleanup(shutil.rmtree, cls.store.directory, True)
         cls.store.append((log_lines(0, 100) + ERROR_LINE + "\n" + log_lines(100, 12000)).encode())
         cls.job.write(
             {"state": "running", "started_at": fields.Datetime.now(), "log_dir": cls.store.directory, "log_size": cls.store.size()}
