@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 RECEIPT = "release.target.receipt"
 DONE = ("upgraded", "restored", "restore_failed")
+RESTORED = ("restored", "restore_failed")  # a restore asked of an upgraded receipt: not "upgraded" any more
 
 
 class TargetError(Exception):
@@ -89,9 +90,9 @@ class OdooTarget:
             data = base64.b64encode(handle.read()).decode()
         return self.call("api_plan", data, sha256, version, commit)
 
-    def wait(self, receipt, timeout=900, poll=0.25):
-        """Poll the receipt until the agent is done; the server restarts meanwhile, so a
-        target that does not answer for a while is expected."""
+    def wait(self, receipt, timeout=900, poll=0.25, done=DONE):
+        """Poll the receipt until the agent is done (a state in ``done``); the server restarts
+        meanwhile, so a target that does not answer for a while is expected."""
         deadline = time.monotonic() + timeout
         last_error = None
         while time.monotonic() < deadline:
@@ -101,7 +102,7 @@ class OdooTarget:
                 last_error = exc
                 time.sleep(poll)
                 continue
-            if summary["state"] in DONE:
+            if summary["state"] in done:
                 return summary
             time.sleep(poll)
         raise TargetError(f"the deploy on {self.url} did not finish within {timeout} s (last: {last_error})")
@@ -154,7 +155,7 @@ def restore(target, receipt, reason, timeout=900):
     """Have the target put back the code and the database (its pre-deploy backup) that the
     deploy of ``receipt`` replaced; wait until it serves again. Returns the receipt's summary."""
     target.call("api_restore", [receipt], reason)
-    summary = target.wait(receipt, timeout=timeout)
+    summary = target.wait(receipt, timeout=timeout, done=RESTORED)
     target.wait_healthy()
     return summary
 
