@@ -25,7 +25,6 @@ from . import release_uat_scenario
 from . import release_checklist_item
 from . import release_window_override
 from . import release_artifact
-from . import release_artifact_image
 from . import release_deployment
 from . import release_action
 from . import release_action_image
