@@ -41,7 +41,7 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import tests  # noqa: E402, F401 - registers the addon as a bare namespace: the engine imports without Odoo
-from influencegen_release.engine.odoo_target import OdooTarget, deploy_package  # noqa: E402
+from influencegen_release.engine.delivery.odoo.target import OdooTarget, deploy_package  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     DB,
     PORT,

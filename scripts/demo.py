@@ -42,10 +42,10 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import tests  # noqa: E402, F401 - registers the addon as a bare namespace: the engine imports without Odoo
-from influencegen_release.engine import packaging  # noqa: E402
-from influencegen_release.engine.n8n_client import N8nClient  # noqa: E402
-from influencegen_release.engine.n8n_workflow import normalise, version_of  # noqa: E402
-from influencegen_release.engine.odoo_target import OdooTarget  # noqa: E402
+from influencegen_release.engine.delivery.n8n.client import N8nClient  # noqa: E402
+from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of  # noqa: E402
+from influencegen_release.engine.delivery.odoo import packaging  # noqa: E402
+from influencegen_release.engine.delivery.odoo.target import OdooTarget  # noqa: E402
 from tests.integration.harness import DB, ODOO_SRC, PORT, Api, Server, create_database, drop_database  # noqa: E402
 from tests.integration.targets import Target  # noqa: E402
 from tests.n8n_server import N8nServer, missing_install_message  # noqa: E402

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner, LogCursor, RunnerError
-from influencegen_release.engine.log_store import LogStore
-from influencegen_release.engine.masking import Masker
-from influencegen_release.engine.workspace import collect, prepare
+from influencegen_release.engine.execution.docker_runner import ContainerSpec, DockerRunner, LogCursor, RunnerError
+from influencegen_release.engine.execution.log_store import LogStore
+from influencegen_release.engine.execution.masking import Masker
+from influencegen_release.engine.execution.workspace import collect, prepare
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.services]
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")

@@ -2,8 +2,8 @@
 
 import os
 
-from influencegen_release.engine.gates import TaskResult, evaluate
-from influencegen_release.engine.reports import parse_report
+from influencegen_release.engine.quality.gates import TaskResult, evaluate
+from influencegen_release.engine.quality.reports import parse_report
 
 from .conftest import ROOT
 

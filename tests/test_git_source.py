@@ -3,7 +3,7 @@
 import git
 import pytest
 
-from influencegen_release.engine.git_source import GitSourceError, mirror_path, read_file_at
+from influencegen_release.engine.source.git_source import GitSourceError, mirror_path, read_file_at
 
 
 @pytest.fixture

@@ -10,9 +10,15 @@ import uuid
 
 import pytest
 
-from influencegen_release.engine import iac_plan
-from influencegen_release.engine.ansible_runner import IacCall, facts_command, playbook_command, run, terraform_command
-from influencegen_release.engine.docker_runner import DockerRunner
+from influencegen_release.engine.delivery.iac import plan as iac_plan
+from influencegen_release.engine.delivery.iac.ansible_runner import (
+    IacCall,
+    facts_command,
+    playbook_command,
+    run,
+    terraform_command,
+)
+from influencegen_release.engine.execution.docker_runner import DockerRunner
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 IAC = DATA / "iac"

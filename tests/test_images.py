@@ -1,4 +1,4 @@
-"""Image engine (engine/image_build.py, registry_client.py, container_service.py) on the real
+"""Image engine (engine/delivery/image/build.py, registry_client.py, container_service.py) on the real
 Docker engine and a real registry (Debian's docker-registry, htpasswd) on 127.0.0.1."""
 
 import os
@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 
-from influencegen_release.engine import container_service, image_build, workspace
-from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner
-from influencegen_release.engine.registry_client import Registry, RegistryError, parse_address, version_tag
-from influencegen_release.engine.reports import parse_report
-from influencegen_release.engine.spec import read_pipeline_file
+from influencegen_release.engine.delivery.image import build as image_build
+from influencegen_release.engine.delivery.image import service as container_service
+from influencegen_release.engine.delivery.image.registry import Registry, RegistryError, parse_address, version_tag
+from influencegen_release.engine.execution import workspace
+from influencegen_release.engine.execution.docker_runner import ContainerSpec, DockerRunner
+from influencegen_release.engine.pipeline.spec import read_pipeline_file
+from influencegen_release.engine.quality.reports import parse_report
 
 from .conftest import ROOT
 from .registry_server import RegistryServer, missing_install_message

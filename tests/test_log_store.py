@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from influencegen_release.engine.log_store import CHUNK_BYTES, LogStore
+from influencegen_release.engine.execution.log_store import CHUNK_BYTES, LogStore
 
 LINE = b"step %07d: compiling module influencegen_release ... ok\n"
 LINE_BYTES = len(LINE % 0)

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from influencegen_release.engine.n8n_client import N8nClient, N8nError, deploy, rollback
-from influencegen_release.engine.n8n_workflow import WorkflowError, load_workflow, normalise, version_of
+from influencegen_release.engine.delivery.n8n.client import N8nClient, N8nError, deploy, rollback
+from influencegen_release.engine.delivery.n8n.workflow import WorkflowError, load_workflow, normalise, version_of
 
 from .n8n_server import N8nServer, free_port_pair, missing_install_message
 

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from influencegen_release.engine.n8n_workflow import (
+from influencegen_release.engine.delivery.n8n.workflow import (
     WorkflowError,
     is_starting_node,
     load_workflow,

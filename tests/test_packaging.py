@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from influencegen_release.engine.packaging import (
+from influencegen_release.engine.delivery.odoo.packaging import (
     MANIFEST_NAME,
     PackageError,
     build_package,
@@ -19,7 +19,7 @@ from influencegen_release.engine.packaging import (
     safe_extract,
     upgrade_plan,
 )
-from influencegen_release.engine.versioning import VersionError
+from influencegen_release.engine.source.versioning import VersionError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

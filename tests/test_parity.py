@@ -1,6 +1,6 @@
 """Parity rows: equal components agree, a changed or missing one is drift."""
 
-from influencegen_release.engine.parity import compare, describe
+from influencegen_release.engine.delivery.parity import compare, describe
 
 
 def test_drift_is_a_different_fingerprint_or_a_missing_component():

@@ -5,8 +5,8 @@ import pathlib
 
 import pytest
 
-from influencegen_release.engine.reports import PARSERS, ReportError, fingerprint, parse_report
-from influencegen_release.engine.spec import REPORT_FORMATS
+from influencegen_release.engine.pipeline.spec import REPORT_FORMATS
+from influencegen_release.engine.quality.reports import PARSERS, ReportError, fingerprint, parse_report
 
 DATA = pathlib.Path(__file__).resolve().parent / "data" / "reports"
 

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from influencegen_release.engine.docker_runner import ContainerSpec, DockerRunner
-from influencegen_release.engine.spec import read_pipeline_file
-from influencegen_release.engine.workspace import collect, prepare
+from influencegen_release.engine.execution.docker_runner import ContainerSpec, DockerRunner
+from influencegen_release.engine.execution.workspace import collect, prepare
+from influencegen_release.engine.pipeline.spec import read_pipeline_file
 
 from .conftest import ROOT
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from influencegen_release.engine.spec import SpecError, load_pipeline_file, read_pipeline_file
+from influencegen_release.engine.pipeline.spec import SpecError, load_pipeline_file, read_pipeline_file
 
 GOOD = """\
 version: 1

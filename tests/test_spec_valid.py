@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from influencegen_release.engine.spec import checksum, load_pipeline_file, read_pipeline_file, ref_matches
+from influencegen_release.engine.pipeline.spec import checksum, load_pipeline_file, read_pipeline_file, ref_matches
 
 from .conftest import ROOT
 

@@ -3,7 +3,7 @@
 import git
 import pytest
 
-from influencegen_release.engine.versioning import (
+from influencegen_release.engine.source.versioning import (
     VersionError,
     check_release,
     manifest_version,

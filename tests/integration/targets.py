@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import textwrap
 
-from influencegen_release.engine import packaging
+from influencegen_release.engine.delivery.odoo import packaging
 
 from .harness import ADDONS, ODOO_SRC, PYTHON, ROOT, Server, create_database, drop_database
 

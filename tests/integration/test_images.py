@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 import docker
-from influencegen_release.engine.registry_client import Registry
+from influencegen_release.engine.delivery.image.registry import Registry
 
 from ..registry_server import RegistryServer, missing_install_message
 from .harness import DB, Api, init_repository

@@ -14,8 +14,8 @@ import pathlib
 
 import pytest
 
-from influencegen_release.engine.n8n_client import N8nClient
-from influencegen_release.engine.n8n_workflow import normalise, version_of
+from influencegen_release.engine.delivery.n8n.client import N8nClient
+from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of
 
 from ..n8n_server import N8nServer, missing_install_message
 from .harness import Api, init_repository

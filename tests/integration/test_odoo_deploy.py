@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from influencegen_release.engine.odoo_target import OdooTarget, TargetError, deploy_package
+from influencegen_release.engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package
 
 from .harness import PORT, Api, drop_database
 from .targets import MODULES, Target, package

@@ -3,7 +3,7 @@ import json
 from odoo.exceptions import AccessError, UserError
 from odoo.tests.common import new_test_user
 
-from ..models.release_action import ActionError
+from ..models.run.release_action import ActionError
 from .scheduler_common import IMAGE, SchedulerCase
 
 PIPELINE = f"""\

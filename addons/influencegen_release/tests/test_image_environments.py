@@ -4,9 +4,9 @@ import tempfile
 
 from odoo.tests import tagged
 
-from ..engine import workspace
-from ..engine.docker_runner import ContainerSpec
-from ..engine.registry_client import RegistryError
+from ..engine.delivery.image.registry import RegistryError
+from ..engine.execution import workspace
+from ..engine.execution.docker_runner import ContainerSpec
 from .common import ReleaseCase
 
 

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from odoo import fields
 
-from ..engine import workspace
-from ..engine.docker_runner import ContainerSpec
+from ..engine.execution import workspace
+from ..engine.execution.docker_runner import ContainerSpec
 from .scheduler_common import IMAGE, SchedulerCase
 
 ONE_JOB = "    - name: One\n      tasks:\n        - {name: Work, key: work, run: 'echo ran once; sleep 1'}\n"

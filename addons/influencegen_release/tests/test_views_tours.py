@@ -11,7 +11,7 @@ from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.tests import HttpCase, tagged
 
-from ..engine.log_store import LogStore
+from ..engine.execution.log_store import LogStore
 from .views_common import ViewsData
 
 RUN_URL = "/odoo/action-influencegen_release.action_release_run/%s"

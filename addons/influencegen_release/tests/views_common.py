@@ -4,7 +4,7 @@ import tempfile
 from odoo import fields
 from odoo.tests.common import new_test_user
 
-from ..engine.log_store import LogStore
+from ..engine.execution.log_store import LogStore
 
 # A build stage whose job the tests put in the running state by hand (no container), then a
 # staging stage that waits for a QA Lead's decision before deploying to an environment.

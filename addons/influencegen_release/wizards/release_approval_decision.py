@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from ..engine.approvals import DECISIONS
+from ..engine.approval.policy import DECISIONS
 
 
 class ReleaseApprovalDecision(models.TransientModel):

@@ -2,10 +2,10 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from ..engine.n8n_client import N8nClient, N8nError
-from ..engine.n8n_workflow import normalise, version_of
-from ..engine.odoo_target import TargetError
-from ..engine.parity import compare, describe
+from ..engine.delivery.n8n.client import N8nClient, N8nError
+from ..engine.delivery.n8n.workflow import normalise, version_of
+from ..engine.delivery.odoo.target import TargetError
+from ..engine.delivery.parity import compare, describe
 
 
 class ReleaseParity(models.TransientModel):

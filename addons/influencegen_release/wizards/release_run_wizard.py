@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine.git_source import GitSourceError, open_mirror, resolve
+from ..engine.source.git_source import GitSourceError, open_mirror, resolve
 
 
 class ReleaseRunWizard(models.TransientModel):

@@ -1,0 +1,1 @@
+"""Deploying to targets, one package per environment kind, and parity across environments."""

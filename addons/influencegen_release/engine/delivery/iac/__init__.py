@@ -1,0 +1,1 @@
+"""Infrastructure as code: Ansible and Terraform runs in containers, and their plans."""

@@ -1,0 +1,1 @@
+"""Container images: build, registry push and pull, services run from a digest."""

@@ -1,0 +1,1 @@
+"""Running jobs: job workspaces, the Docker runner, chunked logs and secret masking."""

@@ -1,0 +1,1 @@
+"""The pipeline format: YAML with line numbers, validation into a normalised spec."""

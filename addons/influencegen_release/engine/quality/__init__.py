@@ -1,0 +1,1 @@
+"""Quality: tool reports parsed into findings and test results, and gates judged on them."""

@@ -1,0 +1,398 @@
+import json
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ...engine.approval import policy as policy_engine
+
+APPROVAL_STATES = [
+    ("pending", "Pending"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("void", "Void"),
+]
+ROLE_GROUP = "influencegen_release.group_release_%s"
+ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
+ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
+
+
+class ReleaseApproval(models.Model):
+    """One request for a human decision on one stage of one run (UAT sign-off, Go/No-Go).
+
+    Its state follows from its votes (``release.approval.vote``, immutable): approvers only
+    ever create a vote, and the request's outcome is computed from the policy snapshot the
+    run started with. A new artifact checksum voids the request; the run asks again.
+    """
+
+    _name = "release.approval"
+    _description = "Approval Request (UAT sign-off, Go/No-Go)"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _mail_post_access = "read"  # approvers comment and close their activities without write rights
+
+    run_id = fields.Many2one("release.run", required=True, ondelete="restrict", index=True, readonly=True)
+    pipeline_id = fields.Many2one(related="run_id.pipeline_id", store=True, index=True)
+    stage_id = fields.Many2one("release.stage", required=True, ondelete="restrict", readonly=True)
+    stage_key = fields.Char(readonly=True)
+    gate_id = fields.Many2one("release.gate", ondelete="restrict", readonly=True)
+    environment_id = fields.Many2one(related="stage_id.environment_id", store=True)
+    version = fields.Char(related="run_id.version")
+    commit_sha = fields.Char(related="run_id.commit_sha", string="Commit")
+    policy_json = fields.Text(string="Policy (JSON)", readonly=True, help="The stage's approval policy when requested.")
+    state = fields.Selection(
+        APPROVAL_STATES, compute="_compute_state", store=True, index=True, tracking=True, readonly=True
+    )
+    void_reason = fields.Char(readonly=True, tracking=True)
+    artifact_sha256 = fields.Char(
+        string="Artifact checksum", readonly=True, help="The approval binds to this exact artifact."
+    )
+    summary = fields.Html(readonly=True, sanitize=True, help="What is released: shown to approvers.")
+    plan = fields.Text(readonly=True, help="What the deploy changes: the upgrade plan of an Odoo target, the infrastructure plan of an iac environment.")
+    plan_digest = fields.Char(readonly=True, help="The deploy refuses to run a plan other than this one.")
+    requested_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    deadline = fields.Datetime(readonly=True)
+    reminded_at = fields.Datetime(readonly=True)
+    escalated_at = fields.Datetime(readonly=True)
+    vote_ids = fields.One2many("release.approval.vote", "approval_id", string="Decisions", readonly=True)
+    decided_by_id = fields.Many2one("res.users", compute="_compute_state", store=True, string="Decided by")
+    decided_at = fields.Datetime(compute="_compute_state", store=True)
+    comment = fields.Text(compute="_compute_state", store=True, string="Deciding comment")
+    excluded_user_ids = fields.Many2many(
+        "res.users", string="Excluded (segregation of duties)", readonly=True, help="Author, pusher or triggering user."
+    )
+    exclusion_note = fields.Char(readonly=True)
+    evidence_required = fields.Boolean(string="UAT evidence required", readonly=True)
+    uat_session_ids = fields.One2many(related="run_id.uat_session_ids", string="UAT sessions")
+    awaiting = fields.Char(compute="_compute_awaiting", help="Approvals still needed, per role.")
+    can_decide = fields.Boolean(compute="_compute_can_decide")
+    finding_summary = fields.Char(compute="_compute_finding_summary", string="Findings")
+
+    @api.depends("vote_ids.decision", "void_reason")
+    def _compute_state(self):
+        for approval in self:
+            votes = approval.vote_ids.sorted("id")
+            if approval.void_reason:
+                state = "void"
+            elif not approval.policy_json:
+                state = "pending"
+            else:
+                state = policy_engine.outcome(approval._policy(), approval._votes(), approval._eligible_counts())
+            approval.state = state
+            last = votes[-1:] if state in ("approved", "rejected") else votes.browse()
+            approval.decided_by_id = last.user_id
+            approval.decided_at = last.create_date
+            approval.comment = last.comment
+
+    @api.depends("vote_ids", "state")
+    def _compute_awaiting(self):
+        for approval in self:
+            pending = approval.state == "pending" and approval.policy_json
+            approval.awaiting = ", ".join(policy_engine.missing(approval._policy(), approval._votes())) if pending else ""
+
+    @api.depends_context("uid")
+    @api.depends("state", "vote_ids")
+    def _compute_can_decide(self):
+        for approval in self:
+            approval.can_decide = not approval._refusal(self.env.user, policy_engine.REJECT)
+
+    @api.depends("run_id.finding_ids")
+    def _compute_finding_summary(self):
+        for approval in self:
+            findings = approval.run_id.finding_ids
+            counts = {sev: len(findings.filtered(lambda f, s=sev: f.severity == s)) for sev in ("critical", "high", "medium")}
+            waived = len(findings.filtered("waived"))
+            approval.finding_summary = self.env._(
+                "%(total)s findings: %(critical)s critical, %(high)s high, %(medium)s medium; %(waived)s waived",
+                total=len(findings),
+                waived=waived,
+                **counts,
+            )
+
+    def _compute_display_name(self):
+        for approval in self:
+            approval.display_name = f"{approval.stage_id.name or ''} · {approval.run_id.display_name or ''}"
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_approve(self):
+        return self._open_decision(policy_engine.APPROVE)
+
+    def action_reject(self):
+        return self._open_decision(policy_engine.REJECT)
+
+    def action_open_run(self):
+        self.ensure_one()
+        return self.run_id._action_open()
+
+    @api.model
+    def api_decide(self, approval_id, decision, comment=""):
+        """Approve or reject (``decision``) request ``approval_id`` as the calling user."""
+        approval = self.browse(int(approval_id)).exists()
+        if not approval:
+            raise UserError(self.env._("There is no approval request %(id)s.", id=approval_id))
+        approval.check_access("read")
+        approval._decide(decision, comment or "")
+        return approval._status()
+
+    @api.model
+    def api_my_approvals(self):
+        """The pending requests that await the current user's decision, with what they decide on."""
+        now = fields.Datetime.now()
+        mine = self.search([("state", "=", "pending")]).filtered(lambda a: self.env.user in a._awaited_users())
+        result = []
+        for approval in mine.sorted("deadline"):
+            environment = approval.environment_id
+            is_open, when, why = environment._window_state(now) if environment else (True, None, "")
+            result.append(
+                {
+                    "id": approval.id,
+                    "name": approval.display_name,
+                    "run": {"id": approval.run_id.id, "name": approval.run_id.display_name},
+                    "pipeline": approval.pipeline_id.display_name,
+                    "version": approval.version or False,
+                    "commit": approval.commit_sha or False,
+                    "ref": approval.run_id.ref,
+                    "checksum": approval.artifact_sha256 or False,
+                    "environment": environment.display_name or False,
+                    "window": {
+                        "name": environment.calendar_id.name or False,
+                        "open": is_open,
+                        "when": fields.Datetime.to_string(when) if when else False,
+                        "why": why or False,
+                    },
+                    "findings": approval.finding_summary,
+                    "plan": approval.plan or False,
+                    "awaiting": approval.awaiting or False,
+                    "deadline": fields.Datetime.to_string(approval.deadline) if approval.deadline else False,
+                    "evidence_required": approval.evidence_required,
+                }
+            )
+        return result
+
+    # -- decisions --------------------------------------------------------------------------
+    def _decide(self, decision, comment):
+        """Record the current user's vote; the request's state follows from the votes."""
+        self.ensure_one()
+        return self.env["release.approval.vote"].create({"approval_id": self.id, "decision": decision, "comment": comment})
+
+    def _record_vote(self, vote):
+        """After a vote: close the voter's activity, log it, and settle a decided request.
+        Asking the next approvers (activities subscribe them) is the scheduler's job."""
+        self._close_activities(self.activity_ids.filtered(lambda a: a.user_id == vote.user_id), vote._label())
+        self.message_post(body=vote._label(), message_type="comment", subtype_xmlid="mail.mt_note")
+        if self.state != "pending":
+            self._on_decided()
+        self.run_id._wake_scheduler()
+
+    def _refusal(self, user, decision, comment=None):
+        """``(exception class, message)`` when ``user`` may not cast ``decision`` now, else None.
+        Access errors for who the user is; user errors for what the request needs."""
+        if self.state != "pending" or not self.policy_json:
+            return UserError, self.env._("This request is %(state)s: it takes no more decisions.", state=self.state)
+        if decision not in policy_engine.DECISIONS:
+            return UserError, self.env._("The decision must be 'approve' or 'reject', got %(d)r.", d=decision)
+        if user in self.excluded_user_ids:
+            return AccessError, self.env._(
+                "Segregation of duties: %(user)s may not decide on this change (%(why)s).",
+                user=user.name,
+                why=self.exclusion_note,
+            )
+        try:
+            policy_engine.assign_role(self._policy(), self._votes(), user.id, self._user_roles(user), decision)
+        except policy_engine.PolicyError as exc:
+            error = AccessError if "not among the approvers" in str(exc) else UserError
+            return error, self.env._("You cannot decide on %(request)s: %(why)s.", request=self.display_name, why=exc)
+        if comment is None:
+            return None
+        if not comment.strip() and (decision == policy_engine.REJECT or self._policy().get("comment_required")):
+            return UserError, self.env._("A comment is required to %(decision)s this request.", decision=decision)
+        if decision == policy_engine.APPROVE and self.evidence_required and not self._evidence():
+            return UserError, self.env._(
+                "Sign-off needs UAT evidence: record a UAT session of run %(run)s with every scenario passed first.",
+                run=self.run_id.display_name,
+            )
+        return None
+
+    def _on_decided(self):
+        outcome = dict(APPROVAL_STATES)[self.state].lower()
+        self._close_activities(self.activity_ids, self.env._("Request %(outcome)s.", outcome=outcome))
+        self.run_id.message_post(
+            body=self.env._(
+                "%(stage)s %(outcome)s by %(who)s.",
+                stage=self.stage_id.name,
+                outcome=outcome,
+                who=", ".join(self.vote_ids.mapped("user_id.name")),
+            )
+        )
+
+    # -- requests, activities, deadlines (called by the run's state machine) -----------------
+    @api.model
+    def _request(self, run, stage_spec, stage, checksum):
+        spec_policy = stage_spec["approval"]
+        now = fields.Datetime.now()
+        excluded, note = run._excluded_approvers(spec_policy.get("exclude", []))
+        plan, plan_digest = run._release_plan(stage_spec)
+        approval = self.create(
+            {
+                "run_id": run.id,
+                "stage_id": stage.id,
+                "stage_key": stage_spec["key"],
+                "gate_id": stage.gate_ids.filtered(lambda g: g.gate_type == "manual")[:1].id,
+                "policy_json": json.dumps(spec_policy, sort_keys=True),
+                "artifact_sha256": checksum,
+                "deadline": now + timedelta(seconds=spec_policy.get("deadline", 72 * 3600)),
+                "excluded_user_ids": [fields.Command.set(excluded.ids)],
+                "exclusion_note": note,
+                "evidence_required": spec_policy.get("evidence") == "uat",
+                "plan": plan,
+                "plan_digest": plan_digest,
+            }
+        )
+        approval.summary = approval._render_summary()
+        approval._sync_activities()
+        run.message_post(
+            body=self.env._(
+                "Stage %(stage)s waits for approval (%(awaiting)s).", stage=stage_spec["name"], awaiting=approval.awaiting
+            )
+        )
+        return approval
+
+    def _void(self, reason):
+        for approval in self.filtered(lambda a: a.state in ("pending", "approved")):
+            approval.void_reason = reason
+            approval._close_activities(approval.activity_ids, reason)
+            approval.message_post(body=self.env._("Void: %(reason)s", reason=reason))
+
+    def _sync_activities(self):
+        """One open activity per person whose vote is awaited now, none for anybody else."""
+        activity_type = self.env.ref(ACTIVITY_TYPE)
+        for approval in self:
+            wanted = approval._awaited_users() if approval.state == "pending" else self.env["res.users"]
+            open_activities = approval.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
+            approval._close_activities(
+                open_activities.filtered(lambda a, w=wanted: a.user_id not in w),
+                self.env._("No longer awaited from you."),
+            )
+            for user in wanted - open_activities.user_id:
+                approval.activity_schedule(
+                    ACTIVITY_TYPE,
+                    date_deadline=fields.Date.to_date(approval.deadline) if approval.deadline else fields.Date.today(),
+                    summary=self.env._("Decide: %(name)s", name=approval.display_name),
+                    note=approval.summary,
+                    user_id=user.id,
+                )
+
+    def _check_deadlines(self, now):
+        """Remind the awaited approvers after ``remind``; past the deadline, escalate once."""
+        for approval in self.filtered(lambda a: a.state == "pending"):
+            policy = approval._policy()
+            remind_at = approval.requested_at + timedelta(seconds=policy.get("remind", 24 * 3600))
+            if not approval.reminded_at and now >= remind_at:
+                approval.reminded_at = now
+                approval.message_post(
+                    body=self.env._("Reminder: your decision is awaited (%(awaiting)s).", awaiting=approval.awaiting),
+                    partner_ids=approval._awaited_users().partner_id.ids,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                )
+            if not approval.escalated_at and approval.deadline and now >= approval.deadline:
+                approval.escalated_at = now
+                group = self.env.ref(ROLE_GROUP % policy.get("escalate_to", "release_manager"))
+                for user in group.users.filtered("active"):
+                    approval.activity_schedule(
+                        ESCALATION_TYPE,
+                        date_deadline=fields.Date.to_date(now),
+                        summary=self.env._("Overdue: %(name)s", name=approval.display_name),
+                        note=approval.summary,
+                        user_id=user.id,
+                    )
+                approval.message_post(
+                    body=self.env._(
+                        "The deadline passed without a decision (%(awaiting)s): escalated to %(group)s.",
+                        awaiting=approval.awaiting,
+                        group=group.name,
+                    )
+                )
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _policy(self):
+        return json.loads(self.policy_json or '{"rules": []}')
+
+    def _votes(self):
+        return [policy_engine.Vote(v.user_id.id, v.role, v.decision) for v in self.vote_ids]
+
+    def _user_roles(self, user):
+        return {rule["group"] for rule in self._policy()["rules"] if user.has_group(ROLE_GROUP % rule["group"])}
+
+    def _role_users(self, role):
+        return self.env.ref(ROLE_GROUP % role).users.filtered(lambda u: u.active and not u.share)
+
+    def _eligible_counts(self):
+        return {
+            rule["group"]: len(self._role_users(rule["group"]) - self.excluded_user_ids)
+            for rule in self._policy()["rules"]
+        }
+
+    def _awaited_users(self):
+        voted = self.vote_ids.user_id
+        users = self.env["res.users"]
+        for role in policy_engine.open_roles(self._policy(), self._votes()):
+            users |= self._role_users(role)
+        return users - voted - self.excluded_user_ids
+
+    def _evidence(self):
+        sessions = self.run_id.uat_session_ids.filtered(lambda s: s.state == "submitted" and s.result == "passed")
+        return sessions.sorted("id")[-1:]
+
+    def _close_activities(self, activities, feedback):
+        for activity in activities:
+            activity.action_feedback(feedback=feedback)
+
+    def _open_decision(self, decision):
+        self.ensure_one()
+        refusal = self._refusal(self.env.user, decision)
+        if refusal:
+            raise refusal[0](refusal[1])
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Approve") if decision == policy_engine.APPROVE else self.env._("Reject"),
+            "res_model": "release.approval.decision",
+            "view_mode": "form",
+            "views": [(False, "form")],  # also opened by the web client's doAction (My approvals)
+            "target": "new",
+            "context": {"default_approval_id": self.id, "default_decision": decision},
+        }
+
+    def _render_summary(self):
+        run = self.run_id
+        rows = [
+            (self.env._("Pipeline"), run.pipeline_id.display_name),
+            (self.env._("Run"), Markup('<a href="%s">%s</a>') % (run._url(), run.display_name)),
+            (self.env._("Version"), run.version or self.env._("not versioned yet")),
+            (self.env._("Commit"), f"{run.commit_sha or ''} ({run.ref})"),
+            (self.env._("Artifact checksum"), self.artifact_sha256),
+            (self.env._("Target environment"), self.environment_id.display_name or "-"),
+            (self.env._("Findings"), self.finding_summary),
+            (self.env._("Awaiting"), self.awaiting),
+            (self.env._("Deadline"), fields.Datetime.to_string(self.deadline)),
+        ]
+        body = Markup("").join(Markup("<tr><th>%s</th><td>%s</td></tr>") % row for row in rows)
+        plan = Markup("<p><b>%s</b></p><pre>%s</pre>") % (self.env._("Plan"), self.plan) if self.plan else ""
+        return Markup("<table>%s</table>%s") % (body, plan)
+
+    def _status(self):
+        self.ensure_one()
+        return {
+            "id": self.id,
+            "state": self.state,
+            "run": self.run_id.id,
+            "stage": self.stage_id.name,
+            "awaiting": self.awaiting or False,
+            "artifact_sha256": self.artifact_sha256 or False,
+            "votes": [
+                {"user": v.user_id.login, "role": v.role, "decision": v.decision, "comment": v.comment or ""}
+                for v in self.vote_ids.sorted("id")
+            ],
+        }

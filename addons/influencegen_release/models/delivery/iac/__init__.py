@@ -1,0 +1,2 @@
+from . import release_action_iac
+from . import release_run_iac

@@ -1,0 +1,1 @@
+from . import release_action_image

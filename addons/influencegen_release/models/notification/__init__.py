@@ -1,0 +1,2 @@
+from . import release_notification_rule
+from . import release_notification

@@ -1,0 +1,3 @@
+from . import release_finding
+from . import release_gate_result
+from . import release_waiver

@@ -1,0 +1,2 @@
+from . import release_settings
+from . import res_config_settings

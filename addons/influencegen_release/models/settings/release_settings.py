@@ -1,0 +1,60 @@
+import os
+
+from odoo import api, models
+
+from ...engine.pipeline.spec import CREDENTIAL_REF
+
+# Every setting of the addon, with its default. Read only through ``release.settings``.
+DEFAULTS = {
+    "influencegen_release.data_dir": os.environ.get("IGR_DATA_DIR", "/var/lib/influencegen-release"),
+    "influencegen_release.default_image": "influencegen/runner-base:bookworm",
+    "influencegen_release.docker_url": "unix:///var/run/docker.sock",
+}
+
+
+class ReleaseSettings(models.AbstractModel):
+    _name = "release.settings"
+    _description = "Release Settings Reader"
+
+    @api.model
+    def _get(self, key):
+        """The value of one ``influencegen_release.*`` setting, falling back to its default."""
+        full_key = f"influencegen_release.{key}"
+        # System parameters are readable by administrators only; the value (never a secret,
+        # secrets are references) is needed by every user who loads a pipeline or runs a job.
+        value = self.env["ir.config_parameter"].sudo().get_param(full_key)
+        return value or DEFAULTS[full_key]
+
+    @api.model
+    def _base_url(self):
+        """Odoo's public URL, for links in API answers and notifications."""
+        return self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")  # a URL, not a secret
+
+    @api.model
+    def _mirrors_dir(self):
+        return os.path.join(self._get("data_dir"), "git-mirrors", self.env.cr.dbname)
+
+    @api.model
+    def _resolve(self, ref):
+        """The value a credential reference names: ``env:NAME`` (the Odoo server's environment),
+        ``file:/path`` (the file's content, stripped) or ``param:key`` (a system parameter).
+
+        Resolved when needed and never stored. Errors name the reference, never its value.
+        """
+        if not ref or not CREDENTIAL_REF.match(ref):
+            raise ValueError(self.env._("%(ref)s is not a reference (env:NAME, file:/path or param:key)", ref=ref or "''"))
+        kind, name = ref.split(":", 1)
+        if kind == "env":
+            value = os.environ.get(name)
+        elif kind == "file":
+            try:
+                with open(name, encoding="utf-8") as handle:
+                    value = handle.read()
+            except OSError as exc:
+                raise ValueError(self.env._("%(ref)s cannot be read: %(error)s", ref=ref, error=exc.strerror)) from exc
+        else:
+            value = self.env["ir.config_parameter"].get_param(name)
+        value = (value or "").strip()
+        if not value:
+            raise ValueError(self.env._("%(ref)s is not set or empty", ref=ref))
+        return value
