@@ -35,7 +35,7 @@ class TestRecovery(SchedulerCase):
         job = self.env["release.job"].browse(job_id)
         # The worker created the container, then died before recording it.
         name = scheduler._container_name(job)
-        source, work = workspace.prepare(scheduler._work_root(), name)
+        source, work = workspace.prepare(scheduler.env["release.settings"]._path("work"), name)
         self.runner._client().start(
             ContainerSpec(
                 name=name, image=IMAGE, command="echo ran once; sleep 1", labels=scheduler._labels(job),

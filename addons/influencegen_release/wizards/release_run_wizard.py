@@ -24,7 +24,7 @@ class ReleaseRunWizard(models.TransientModel):
         self.ensure_one()
         ref = self.ref if self.ref.startswith("refs/") else f"refs/heads/{self.ref}"
         try:
-            repo = open_mirror(self.repository_id.url, self.env["release.settings"]._mirrors_dir())
+            repo = open_mirror(self.repository_id.url, self.env["release.settings"]._path("git-mirrors"))
             sha = resolve(repo, self.repository_id.url, ref)
         except GitSourceError as exc:
             raise UserError(str(exc)) from exc

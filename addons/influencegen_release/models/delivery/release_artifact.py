@@ -71,6 +71,30 @@ class ReleaseArtifact(models.Model):
             "target": "new",
         }
 
+    @api.model
+    def _store(self, name, content, run, job=None, kind="other", attach_to=None, mimetype=None, **values):
+        """Store ``content`` (bytes) as an artifact of ``run``: the file goes to an attachment of
+        ``attach_to`` (default the run), the artifact records its sha256 and size. ``values``
+        add or override fields (``version``, ``manifest_json``, ``plan``, a package's own sha256)."""
+        holder = attach_to or run
+        attachment = self.env["ir.attachment"].create(
+            dict(
+                {"name": name.rsplit("/", 1)[-1], "raw": content, "res_model": holder._name, "res_id": holder.id},
+                **({"mimetype": mimetype} if mimetype else {}),
+            )
+        )
+        vals = {
+            "name": name,
+            "run_id": run.id,
+            "job_id": job.id if job else False,
+            "kind": kind,
+            "commit_sha": run.commit_sha,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+            "attachment_id": attachment.id,
+        }
+        return self.create(dict(vals, **values))
+
     def _local_path(self):
         """The content's path in the filestore (deployers read the package from there)."""
         self.ensure_one()
@@ -92,23 +116,15 @@ class ReleaseArtifact(models.Model):
         document = {"format": N8N_PACKAGE_FORMAT, "version": version, "commit": run.commit_sha, "workflows": workflows}
         content = (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
         manifest = dict(document, workflows={name: {k: v for k, v in entry.items() if k != "workflow"} for name, entry in workflows.items()})
-        name = f"{run.pipeline_id.code}-{version}.json"
-        attachment = self.env["ir.attachment"].create(
-            {"name": name, "raw": content, "res_model": "release.run", "res_id": run.id, "mimetype": "application/json"}
-        )
-        return self.create(
-            {
-                "name": name,
-                "run_id": run.id,
-                "job_id": job.id,
-                "kind": "n8n_workflows",
-                "version": version,
-                "commit_sha": run.commit_sha,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "size": len(content),
-                "attachment_id": attachment.id,
-                "manifest_json": json.dumps(manifest, sort_keys=True),
-            }
+        return self._store(
+            f"{run.pipeline_id.code}-{version}.json",
+            content,
+            run,
+            job,
+            kind="n8n_workflows",
+            mimetype="application/json",
+            version=version,
+            manifest_json=json.dumps(manifest, sort_keys=True),
         )
 
     def _n8n_document(self):

@@ -157,7 +157,7 @@ class ReleaseTargetReceipt(models.Model):
             raise AccessError(self.env._("Only the deployer's technical user (group Release: deploy target) may deploy here."))
 
     def _managed_root(self):
-        return os.path.join(self.env["release.settings"]._get("data_dir"), "managed", self.env.cr.dbname)
+        return self.env["release.settings"]._path("managed")
 
     def _current_link(self):
         return os.path.join(self._managed_root(), "current")

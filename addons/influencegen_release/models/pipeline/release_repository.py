@@ -93,7 +93,7 @@ class ReleaseRepository(models.Model):
         """One poll: the first only records the heads; later ones trigger each moved head once.
         A burst of pushes between two polls is one run per pipeline, at the newest commit."""
         self.ensure_one()
-        heads = branch_heads(self.url, self.env["release.settings"]._mirrors_dir())
+        heads = branch_heads(self.url, self.env["release.settings"]._path("git-mirrors"))
         seen = json.loads(self.polled_heads) if self.polled_heads else None
         self.write({"polled_at": fields.Datetime.now(), "polled_heads": json.dumps(heads, sort_keys=True)})
         runs = []
@@ -112,7 +112,7 @@ class ReleaseRepository(models.Model):
     def _load_pipeline_file(self, ref):
         self.ensure_one()
         try:
-            text, sha = read_file_at(self.url, ref, self.pipeline_file, self.env["release.settings"]._mirrors_dir())
+            text, sha = read_file_at(self.url, ref, self.pipeline_file, self.env["release.settings"]._path("git-mirrors"))
         except GitSourceError as exc:
             self.last_load_error = str(exc)
             self.message_post(body=self.env._("Pipeline file not loaded: %(error)s", error=exc))

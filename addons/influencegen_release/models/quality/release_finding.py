@@ -25,6 +25,27 @@ class ReleaseFinding(models.Model):
         readonly=True, help="Accepted by a waiver when its gate was decided; never part of a later baseline."
     )
 
+    @api.model
+    def _record(self, job, findings, report=False):
+        """The one converter from the engine's report findings (``engine.quality.reports.Finding``)
+        to records of ``job``; ``report`` names the file they were read from."""
+        return self.create(
+            [
+                {
+                    "job_id": job.id,
+                    "report": report,
+                    "tool": f.tool,
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "file": f.file,
+                    "line": f.line,
+                    "message": f.message,
+                    "fingerprint": f.fingerprint,
+                }
+                for f in findings
+            ]
+        )
+
     def action_waive(self):
         self.ensure_one()
         return {

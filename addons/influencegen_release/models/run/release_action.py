@@ -1,4 +1,3 @@
-import base64
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ from ...engine.delivery.n8n.workflow import WorkflowError, load_workflow, normal
 from ...engine.delivery.odoo import packaging
 from ...engine.delivery.odoo.target import TargetError, run_smoke, verify
 from ...engine.execution import workspace
-from ...engine.quality.reports import fingerprint
+from ...engine.quality.reports import Finding, fingerprint
 from ...engine.source import versioning
 from ...engine.source.git_source import GitSourceError, open_mirror, resolve
 
@@ -116,22 +115,17 @@ class ReleaseAction(models.AbstractModel):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         name = f"{run.pipeline_id.code}-{version}.zip"
-        attachment = self.env["ir.attachment"].create(
-            {"name": name, "datas": base64.b64encode(content), "res_model": "release.run", "res_id": run.id, "mimetype": "application/zip"}
-        )
-        self.env["release.artifact"].create(
-            {
-                "name": name,
-                "run_id": run.id,
-                "job_id": job.id,
-                "kind": "odoo_modules",
-                "version": version,
-                "commit_sha": run.commit_sha,
-                "sha256": built["sha256"],
-                "size": built["size"],
-                "attachment_id": attachment.id,
-                "manifest_json": json.dumps(built["manifest"], sort_keys=True),
-            }
+        self.env["release.artifact"]._store(
+            name,
+            content,
+            run,
+            job,
+            kind="odoo_modules",
+            mimetype="application/zip",
+            version=version,
+            sha256=built["sha256"],
+            size=built["size"],
+            manifest_json=json.dumps(built["manifest"], sort_keys=True),
         )
         listing = "\n".join(f"  {m} {i['version']} {i['checksum'][:12]}" for m, i in sorted(built["manifest"]["modules"].items()))
         return f"{name}: {built['size']} bytes, sha256 {built['sha256']}\n{listing}"
@@ -195,19 +189,12 @@ class ReleaseAction(models.AbstractModel):
         """Check every workflow file of the commit: JSON, structure, trigger when active, secrets.
         Problems are recorded as findings (tool n8n-validate) and fail the job, all listed."""
         workflows, problems = self._load_n8n_workflows(job, task)
-        self.env["release.finding"].create(
+        self.env["release.finding"]._record(
+            job,
             [
-                {
-                    "job_id": job.id,
-                    "tool": N8N_TOOL,
-                    "rule": rule,
-                    "severity": "critical",
-                    "file": file,
-                    "message": message,
-                    "fingerprint": fingerprint(N8N_TOOL, rule, file, f"{node}\x1f{message}"),
-                }
+                Finding(N8N_TOOL, rule, "critical", file, 0, message, fingerprint(N8N_TOOL, rule, file, f"{node}\x1f{message}"))
                 for file, rule, node, message in problems
-            ]
+            ],
         )
         if problems:
             raise ActionError(self._problems_text(problems, "not valid"))
@@ -316,7 +303,7 @@ class ReleaseAction(models.AbstractModel):
         return source.strip("/")
 
     def _mirror(self, run):
-        return open_mirror(run.repository_id.url, self.env["release.settings"]._mirrors_dir())
+        return open_mirror(run.repository_id.url, self.env["release.settings"]._path("git-mirrors"))
 
     def _version(self, run):
         if not run.version:
@@ -329,7 +316,7 @@ class ReleaseAction(models.AbstractModel):
 
     def _export_tree(self, run, workdir):
         """The commit's files, from the mirror, in a fresh folder (as jobs see them in /src)."""
-        return workspace.export(run.repository_id.url, run.commit_sha, self.env["release.settings"]._mirrors_dir(), os.path.join(workdir, "tree"))
+        return workspace.export(run.repository_id.url, run.commit_sha, self.env["release.settings"]._path("git-mirrors"), os.path.join(workdir, "tree"))
 
     def _package_of(self, run, kind="odoo_modules"):
         return run.artifact_ids.filtered(lambda a: a.kind == kind).sorted("id")[-1:]

@@ -38,6 +38,13 @@ class ReleaseJob(models.Model):
     stage_id = fields.Many2one("release.stage", required=True, ondelete="restrict")
     stage_key = fields.Char(required=True)
     stage_sequence = fields.Integer(string="Stage sequence", required=True, default=1)
+    environment_id = fields.Many2one(
+        "release.environment",
+        readonly=True,
+        ondelete="restrict",
+        index=True,
+        help="The environment the stage of the run's snapshot names, fixed when the run was created.",
+    )
     task_id = fields.Many2one("release.task", required=True, ondelete="restrict")
     task_key = fields.Char(required=True, help="The task of the run's pipeline snapshot this job executes.")
     sequence = fields.Integer(default=1)

@@ -346,9 +346,12 @@ class ReleaseRun(models.Model):
         Stage, Task = self.env["release.stage"], self.env["release.task"]
         stages = {s.key: s for s in Stage.with_context(active_test=False).search([("pipeline_id", "=", pipeline.id)])}
         tasks = {t.key: t for t in Task.with_context(active_test=False).search([("pipeline_id", "=", pipeline.id)])}
+        codes = {stage["environment"] for stage in spec["stages"] if stage.get("environment")}
+        environments = {e.code: e for e in self.env["release.environment"].with_context(active_test=False).search([("code", "in", list(codes))])}
         jobs = []
         for stage in spec["stages"]:
             applies = not stage["branches"] or ref_matches(stage["branches"], params["ref"])
+            environment = environments.get(stage.get("environment"))
             for task in stage["tasks"]:
                 jobs.append(
                     {
@@ -356,6 +359,7 @@ class ReleaseRun(models.Model):
                         "stage_id": stages[stage["key"]].id,
                         "stage_key": stage["key"],
                         "stage_sequence": stage["sequence"],
+                        "environment_id": environment.id if environment else False,
                         "task_id": tasks[task["key"]].id,
                         "task_key": task["key"],
                         "sequence": task["sequence"],
@@ -675,7 +679,7 @@ class ReleaseRun(models.Model):
                 notes += [self.env._("%(user)s pushed it", user=u.name) for u in pushers]
         if "author" in exclusions and self.repository_id and self.commit_sha:
             try:
-                name, email = commit_author(self.repository_id.url, self.commit_sha, self.env["release.settings"]._mirrors_dir())
+                name, email = commit_author(self.repository_id.url, self.commit_sha, self.env["release.settings"]._path("git-mirrors"))
             except GitSourceError as exc:
                 notes.append(self.env._("commit author unknown: %(error)s", error=exc))
             else:

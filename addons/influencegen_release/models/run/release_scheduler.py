@@ -159,7 +159,7 @@ class ReleaseScheduler(models.AbstractModel):
         try:
             secrets = self._secrets(task)
             source, work = workspace.prepare(
-                root, name, run.repository_id.url, run.commit_sha, self.env["release.settings"]._mirrors_dir()
+                root, name, run.repository_id.url, run.commit_sha, self.env["release.settings"]._path("git-mirrors")
             )
             env = dict(task["env"], **secrets, **self._job_env(job))
             spec = ContainerSpec(
@@ -401,27 +401,13 @@ class ReleaseScheduler(models.AbstractModel):
                 except ReportError as exc:
                     problems.append(str(exc))
                 else:
-                    self._record_findings(job, path, parsed.findings)
+                    self.env["release.finding"]._record(job, parsed.findings, report=path)
                     unknown += parsed.unknown
                     if parsed.tests:
                         for name in totals:
                             totals[name] += getattr(parsed.tests, name.removeprefix("tests_"))
                         failing += parsed.tests.failing
-            attachment = self.env["ir.attachment"].create(
-                {"name": os.path.basename(path), "raw": data, "res_model": "release.job", "res_id": job.id}
-            )
-            self.env["release.artifact"].create(
-                {
-                    "name": path,
-                    "kind": kind,
-                    "run_id": job.run_id.id,
-                    "job_id": job.id,
-                    "commit_sha": job.run_id.commit_sha,
-                    "sha256": digest,
-                    "size": len(data),
-                    "attachment_id": attachment.id,
-                }
-            )
+            self.env["release.artifact"]._store(path, data, job.run_id, job, kind=kind, attach_to=job, sha256=digest)
         job.write(
             dict(
                 totals,
@@ -429,24 +415,6 @@ class ReleaseScheduler(models.AbstractModel):
                 report_problems="\n".join(problems) or False,
                 report_unknown="\n".join(unknown) or False,
             )
-        )
-
-    def _record_findings(self, job, report, findings):
-        self.env["release.finding"].create(
-            [
-                {
-                    "job_id": job.id,
-                    "report": report,
-                    "tool": f.tool,
-                    "rule": f.rule,
-                    "severity": f.severity,
-                    "file": f.file,
-                    "line": f.line,
-                    "message": f.message,
-                    "fingerprint": f.fingerprint,
-                }
-                for f in findings
-            ]
         )
 
     def _secrets(self, task, strict=True):
@@ -485,11 +453,10 @@ class ReleaseScheduler(models.AbstractModel):
         return f"igr-{database}-j{job.id}-a{job.attempt}"
 
     def _work_root(self):
-        return os.path.join(self.env["release.settings"]._get("data_dir"), "work", self.env.cr.dbname)
+        return self.env["release.settings"]._path("work")
 
     def _log_dir(self, job):
-        base = self.env["release.settings"]._get("data_dir")
-        return os.path.join(base, "logs", self.env.cr.dbname, f"run-{job.run_id.id}", f"job-{job.id}", f"attempt-{job.attempt}")
+        return self.env["release.settings"]._path("logs", f"run-{job.run_id.id}", f"job-{job.id}", f"attempt-{job.attempt}")
 
     def _mark_seen(self, runner):
         now = fields.Datetime.now()

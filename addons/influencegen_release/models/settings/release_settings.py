@@ -4,6 +4,10 @@ from odoo import api, models
 
 from ...engine.pipeline.spec import CREDENTIAL_REF
 
+# What lives under the data folder: Git mirrors, job workspaces, job logs, Ansible runs, and
+# (on a deploy target) the managed addons folder with its releases, packages and deploy jobs.
+DATA_AREAS = ("git-mirrors", "work", "logs", "iac", "managed")
+
 # Every setting of the addon, with its default. Read only through ``release.settings``.
 DEFAULTS = {
     "influencegen_release.data_dir": os.environ.get("IGR_DATA_DIR", "/var/lib/influencegen-release"),
@@ -31,8 +35,14 @@ class ReleaseSettings(models.AbstractModel):
         return self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")  # a URL, not a secret
 
     @api.model
-    def _mirrors_dir(self):
-        return os.path.join(self._get("data_dir"), "git-mirrors", self.env.cr.dbname)
+    def _path(self, area, *parts):
+        """The one place a path under the data folder is built: ``<data_dir>/<area>/<database>/<parts>``.
+
+        Each database has its own subtree, so several databases on one server never share a
+        mirror, a workspace or a log."""
+        if area not in DATA_AREAS:
+            raise ValueError(f"unknown data area {area!r} (known: {', '.join(DATA_AREAS)})")
+        return os.path.join(self._get("data_dir"), area, self.env.cr.dbname, *(str(p) for p in parts))
 
     @api.model
     def _resolve(self, ref):

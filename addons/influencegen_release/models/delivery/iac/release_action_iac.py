@@ -18,7 +18,7 @@ from ....engine.delivery.iac.ansible_runner import (
 from ....engine.delivery.iac.ansible_runner import run as run_tool
 from ....engine.execution import workspace
 from ....engine.execution.docker_runner import RunnerError
-from ....engine.quality.reports import fingerprint
+from ....engine.quality.reports import Finding, fingerprint
 from ....engine.source.git_source import GitSourceError
 from ...run.release_action import ActionError
 
@@ -98,19 +98,20 @@ class ReleaseActionIac(models.AbstractModel):
         differences = iac_plan.facts_parity(facts)
         report = {"environments": facts, "differences": [{"host": h, "fact": k, "values": v} for h, k, v in differences]}
         self._iac_store_report(job, f"{run.pipeline_id.code}-{run.commit_sha[:12]}-parity-{environment.code}.json", report)
-        self.env["release.finding"].create(
+        self.env["release.finding"]._record(
+            job,
             [
-                {
-                    "job_id": job.id,
-                    "tool": PARITY_TOOL,
-                    "rule": "missing" if None in values.values() else "drift",
-                    "severity": "medium",
-                    "file": host,
-                    "message": f"{host}: {key}: " + ", ".join(f"{env} {json.dumps(value)}" for env, value in values.items()),
-                    "fingerprint": fingerprint(PARITY_TOOL, "drift", host, key),
-                }
+                Finding(
+                    PARITY_TOOL,
+                    "missing" if None in values.values() else "drift",
+                    "medium",
+                    host,
+                    0,
+                    f"{host}: {key}: " + ", ".join(f"{env} {json.dumps(value)}" for env, value in values.items()),
+                    fingerprint(PARITY_TOOL, "drift", host, key),
+                )
                 for host, key, values in differences
-            ]
+            ],
         )
         lines = [f"facts of {environment.code} compared with {other.code}: {len(differences)} difference(s)"]
         lines += [f"  {host}: {key}: " + ", ".join(f"{env} {json.dumps(value)}" for env, value in values.items()) for host, key, values in differences]
@@ -255,47 +256,25 @@ class ReleaseActionIac(models.AbstractModel):
         run = job.run_id
         document = {"format": IAC_PLAN_FORMAT, "commit": run.commit_sha, "environments": entries}
         content = (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
-        name = f"{run.pipeline_id.code}-{run.commit_sha[:12]}-plan.json"
-        attachment = self.env["ir.attachment"].create(
-            {"name": name, "raw": content, "res_model": "release.run", "res_id": run.id, "mimetype": "application/json"}
-        )
         manifest = {
             code: {"digest": e["digest"], "inventory": e["inventory"], "summary": {t: p["summary"] for t, p in e["plans"].items()}}
             for code, e in entries.items()
         }
-        return self.env["release.artifact"].create(
-            {
-                "name": name,
-                "run_id": run.id,
-                "job_id": job.id,
-                "kind": "iac_plan",
-                "version": run.version or run.commit_sha[:12],
-                "commit_sha": run.commit_sha,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "size": len(content),
-                "attachment_id": attachment.id,
-                "plan": "\n".join(line for code in sorted(entries) for line in self._iac_text(entries[code], code)),
-                "manifest_json": json.dumps(manifest, sort_keys=True),
-            }
+        return self.env["release.artifact"]._store(
+            f"{run.pipeline_id.code}-{run.commit_sha[:12]}-plan.json",
+            content,
+            run,
+            job,
+            kind="iac_plan",
+            mimetype="application/json",
+            version=run.version or run.commit_sha[:12],
+            plan="\n".join(line for code in sorted(entries) for line in self._iac_text(entries[code], code)),
+            manifest_json=json.dumps(manifest, sort_keys=True),
         )
 
     def _iac_store_report(self, job, name, report):
         content = (json.dumps(report, sort_keys=True, indent=1) + "\n").encode()
-        attachment = self.env["ir.attachment"].create(
-            {"name": name, "raw": content, "res_model": "release.run", "res_id": job.run_id.id, "mimetype": "application/json"}
-        )
-        return self.env["release.artifact"].create(
-            {
-                "name": name,
-                "run_id": job.run_id.id,
-                "job_id": job.id,
-                "kind": "report",
-                "commit_sha": job.run_id.commit_sha,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "size": len(content),
-                "attachment_id": attachment.id,
-            }
-        )
+        return self.env["release.artifact"]._store(name, content, job.run_id, job, kind="report", mimetype="application/json")
 
     @api.model
     def _iac_text(self, entry, code=None):
@@ -332,7 +311,7 @@ class ReleaseActionIac(models.AbstractModel):
         return environment
 
     def _iac_root(self):
-        root = os.path.join(self.env["release.settings"]._get("data_dir"), "iac", self.env.cr.dbname)
+        root = self.env["release.settings"]._path("iac")
         os.makedirs(root, exist_ok=True)
         return root
 

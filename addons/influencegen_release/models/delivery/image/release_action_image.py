@@ -102,7 +102,7 @@ class ReleaseActionImage(models.AbstractModel):
             reason = f"scanner image {scanner} is not on runner {runner.name}: the image was not scanned for vulnerabilities"
             job.report_unknown = reason
             return f"{reason} (load the image and its vulnerability database on the runner host to scan)"
-        root = self.env["release.scheduler"]._work_root()
+        root = self.env["release.settings"]._path("work")
         name = f"igr-{self.env.cr.dbname}-j{job.id}-scan"
         source, work = workspace.prepare(root, name)
         try:
