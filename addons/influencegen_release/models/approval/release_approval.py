@@ -233,7 +233,8 @@ class ReleaseApproval(models.Model):
         spec_policy = stage_spec["approval"]
         now = fields.Datetime.now()
         excluded, note = run._excluded_approvers(spec_policy.get("exclude", []))
-        plan, plan_digest = run._release_plan(stage_spec)
+        environment = run.job_ids.filtered(lambda j: j.stage_key == stage_spec["key"]).environment_id[:1]
+        plan, plan_digest = environment._deployer()._plan(environment, run) if environment else (False, False)
         approval = self.create(
             {
                 "run_id": run.id,

@@ -3,5 +3,8 @@ from . import release_environment_kinds
 from . import release_artifact
 from . import release_deployment
 from . import release_target_receipt
-from . import image
+from . import release_deployer
+from . import odoo
+from . import n8n
+from . import docker
 from . import iac

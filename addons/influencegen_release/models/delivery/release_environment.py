@@ -94,6 +94,11 @@ class ReleaseEnvironment(models.Model):
                     )
                 )
 
+    def _deployer(self):
+        """The deployer of this environment's kind (``release.deployer.<kind>``)."""
+        self.ensure_one()
+        return self.env[f"release.deployer.{self.kind}"]
+
     def action_rollback(self):
         """Redeploy the previous successful artifact of this environment, as a rollback.
 

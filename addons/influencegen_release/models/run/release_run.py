@@ -8,7 +8,6 @@ from psycopg2 import errors as pg_errors
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ...engine.delivery.odoo.target import TargetError
 from ...engine.pipeline.spec import ref_matches
 from ...engine.quality.gates import evaluate
 from ...engine.source.git_source import GitSourceError, commit_author
@@ -650,21 +649,6 @@ class ReleaseRun(models.Model):
         artifacts = self.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS and a.sha256)
         lines = sorted(f"{a.kind}:{a.name}:{a.sha256}" for a in artifacts) or [f"commit:{self.commit_sha}"]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-    def _release_plan(self, stage_spec):
-        """``(text, digest)`` of what deploying the run's package to the stage's Odoo target
-        would change, asked from the target before approval (the deploy refuses another plan)."""
-        environment = self.env["release.environment"].search([("code", "=", stage_spec.get("environment"))], limit=1)
-        artifact = self.artifact_ids.filtered(lambda a: a.kind == "odoo_modules").sorted("id")[-1:]
-        if not (environment.kind == "odoo" and artifact):
-            return False, False
-        try:
-            planned = environment._odoo_target().plan(artifact._local_path(), artifact.sha256, artifact.version, artifact.commit_sha)
-        except (TargetError, ValueError) as exc:
-            return self.env._("Plan unavailable: %(error)s", error=exc), False
-        plan = planned["plan"]
-        text = "\n".join(f"{key}: {', '.join(plan.get(key) or []) or '-'}" for key in ("install", "upgrade", "unchanged"))
-        return text, planned["plan_digest"]
 
     def _excluded_approvers(self, exclusions):
         """Users who may not decide on this change, and why (segregation of duties)."""

@@ -1,2 +1,3 @@
 from . import release_action_iac
 from . import release_run_iac
+from . import release_deployer_iac

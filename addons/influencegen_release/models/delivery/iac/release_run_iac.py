@@ -3,8 +3,6 @@ import json
 
 from odoo import api, fields, models
 
-from ...run.release_action import ActionError
-
 
 class ReleaseRun(models.Model):
     """Infrastructure runs: approvals of an ``iac`` stage show and bind to that environment's
@@ -16,23 +14,6 @@ class ReleaseRun(models.Model):
     rollback_of_deployment_id = fields.Many2one(
         "release.deployment", string="Rolls back", readonly=True, ondelete="restrict", help="The apply this run undoes."
     )
-
-    def _release_plan(self, stage_spec):
-        """For an infrastructure environment: its plan from the run's ``iac_plan`` artifact
-        (text for the approver, digest the apply must find again)."""
-        environment = self.env["release.environment"].search([("code", "=", stage_spec.get("environment"))], limit=1)
-        if environment.kind != "iac":
-            return super()._release_plan(stage_spec)
-        Action = self.env["release.action.iac"]
-        try:
-            artifact = Action._iac_plan_artifact(self)
-            entry = Action._iac_document(artifact)["environments"].get(environment.code)
-        except ActionError as exc:
-            return self.env._("Plan unavailable: %(error)s", error=exc), False
-        if not entry:
-            return self.env._("Plan unavailable: %(plan)s has no plan for %(env)s.", plan=artifact.name, env=environment.code), False
-        text = "\n".join([self.env._("Infrastructure plan %(name)s:", name=artifact.name), *Action._iac_text(entry, environment.code)])
-        return text, entry["digest"]
 
     @api.model
     def _iac_revert_run(self, target, undone, environment):

@@ -1,0 +1,2 @@
+from . import release_action_image
+from . import release_deployer_docker

@@ -1,1 +1,0 @@
-from . import release_action_image

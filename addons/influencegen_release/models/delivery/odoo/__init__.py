@@ -1,0 +1,1 @@
+from . import release_deployer_odoo
