@@ -69,7 +69,8 @@ class TestIac(SchedulerCase):
         self.assertEqual(digest, "d" * 64)
         self.assertIn(f"t-infra-staging: plan digest {'d' * 64}", text)
         self.assertIn("ansible: 2 to add, 0 to change, 0 to destroy on 1 host(s); 0 host(s) unchanged", text)
-        approval = self.env["release.approval"]._request(run, stage, self.job(run, "staging_apply").stage_id, run._release_checksum())
+        Approval = self.env["release.approval"]
+        approval = Approval._request(run, stage, self.job(run, "staging_apply").stage_id, Approval._release_checksum(run))
         self.assertEqual((approval.plan_digest, approval.plan), (digest, text))
         self.assertIn("web1: add Odoo configuration", approval.summary)
         artifact = run.artifact_ids
@@ -77,7 +78,7 @@ class TestIac(SchedulerCase):
         self.assertEqual(json.loads(artifact.manifest_json)["t-infra-staging"]["digest"], "d" * 64)
         # A second plan is a new artifact: the request bound to the first checksum is voided and asked again.
         self.Action._iac_store_plan(self.job(run, "iac_plan"), {}, {"t-infra-staging": entry("e" * 64, add=3)})
-        self.assertNotEqual(approval.artifact_sha256, run._release_checksum())
+        self.assertNotEqual(approval.artifact_sha256, Approval._release_checksum(run))
 
     def test_no_plan_or_a_changed_plan_file_is_said_so(self):
         run = self.trigger("PL-T-IAC")

@@ -14,7 +14,7 @@ from odoo.tests.common import new_test_user
 from .common import ReleaseCase
 
 PARAM = "influencegen_release.test_slack_webhook"
-LOGGER = "odoo.addons.influencegen_release.models.release_notification"
+LOGGER = "odoo.addons.influencegen_release.models.notification.release_notification"
 
 PIPELINE = """\
 version: 1
@@ -102,7 +102,7 @@ class TestNotifications(ReleaseCase):
         cls.cron = cls.env.ref("influencegen_release.ir_cron_release_notification")
 
     def queue(self, event="build_failed", subject="Build broke", body="unit tests failed"):
-        return self.run_rec._notify_event(event, subject, body)
+        return self.Outbox._enqueue(self.run_rec, event, subject, body)
 
     def set_webhook(self, url):
         self.env["ir.config_parameter"].set_param(PARAM, url)
@@ -156,9 +156,9 @@ class TestNotifications(ReleaseCase):
     def test_a_failed_gate_queues_build_or_validation_failed(self):
         body = Markup("<p>Gate Tests Pass failed.</p><pre>1 test failed</pre>")
         # A failed quality gate is named after the pipeline's kind, as the seed's rules expect.
-        self.run_rec._notify_failure("gate failed", body)
+        self.Outbox._notify_failure(self.run_rec, "gate failed", body)
         self.run_rec.pipeline_id.kind = "n8n"
-        self.run_rec._notify_failure("gate failed", body)
+        self.Outbox._notify_failure(self.run_rec, "gate failed", body)
         notifications = self.Outbox.search([("run_id", "=", self.run_rec.id)])
         self.assertEqual(sorted(set(notifications.mapped("event"))), ["build_failed", "validation_failed"])
         self.assertEqual(len(notifications), 4)

@@ -22,7 +22,7 @@ class ReleaseRun(models.Model):
         params = dict(json.loads(source.params_json), sha=target.commit_sha, before=undone.commit_sha or False, pusher=False)
         attempt = 1 + self.search_count([("rollback_of_deployment_id", "=", undone.id)])
         identity = f"{source.fingerprint}:rollback:{environment.code}:{undone.id}:{attempt}"
-        run = self._create_run(source.pipeline_id, source.repository_id, params, hashlib.sha256(identity.encode()).hexdigest())
+        run = source.pipeline_id._create_run(source.repository_id, params, hashlib.sha256(identity.encode()).hexdigest())
         run.write({"is_rollback": True, "rollback_of_deployment_id": undone.id})
         run.message_post(
             body=self.env._(
