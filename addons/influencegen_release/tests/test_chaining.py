@@ -38,3 +38,14 @@ class TestChaining(SchedulerCase):
         run = self.trigger("PL-T-FAILS")
         self.tick_until(lambda: run.state == "failed")
         self.assertEqual(run.child_run_ids.pipeline_id, follower, "started by the failure trigger, not by on_success")
+
+    def test_on_success_is_read_from_the_runs_snapshot(self):
+        parent = self.make_pipeline("PL-T-SNAP", PARENT)
+        follower = self.make_pipeline("PL-T-SNAP-NEXT", PARENT)
+        follower.trigger_ids.branch_patterns = "never/*"
+        run = self.trigger("PL-T-SNAP")
+        # An edited record is not what runs: the run started without on_success.
+        parent.on_success_codes = "PL-T-SNAP-NEXT"
+        run.state = "succeeded"
+        self.env["release.pipeline.trigger"]._start_followers(run)
+        self.assertFalse(run.child_run_ids)

@@ -153,6 +153,14 @@ class TestNotifications(ReleaseCase):
         self.assertNotIn(self.qa_mail.partner_id, deploy.partner_ids)
         self.assertFalse(self.queue("apply_failed"))
 
+    def test_the_rules_are_read_from_the_runs_snapshot(self):
+        # The rule records only show the pipeline file: edited or removed, they change nothing
+        # for a run that started with them.
+        self.pipeline_rec.notification_ids.filtered(lambda r: r.channel_slack).write({"channel_slack": False})
+        self.pipeline_rec.notification_ids.filtered(lambda r: "deploy_succeeded" in r.events).unlink()
+        self.assertEqual(sorted(self.queue().mapped("channel")), ["email", "slack"])
+        self.assertIn(self.cab.partner_id, self.queue("deploy_succeeded", "Deployed", "ok").partner_ids)
+
     def test_a_failed_gate_queues_build_or_validation_failed(self):
         body = Markup("<p>Gate Tests Pass failed.</p><pre>1 test failed</pre>")
         # A failed quality gate is named after the pipeline's kind, as the seed's rules expect.
