@@ -393,8 +393,5 @@ class ReleaseApproval(models.Model):
             "stage": self.stage_id.name,
             "awaiting": self.awaiting or False,
             "artifact_sha256": self.artifact_sha256 or False,
-            "votes": [
-                {"user": v.user_id.login, "role": v.role, "decision": v.decision, "comment": v.comment or ""}
-                for v in self.vote_ids.sorted("id")
-            ],
+            "votes": self.vote_ids.sorted("id")._status(),
         }

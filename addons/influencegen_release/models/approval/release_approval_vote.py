@@ -134,6 +134,10 @@ class ReleaseApprovalVote(models.Model):
             )
         approval.run_id._wake_scheduler()
 
+    def _status(self):
+        """These votes as the status of their request lists them."""
+        return [{"user": v.user_id.login, "role": v.role, "decision": v.decision, "comment": v.comment or ""} for v in self]
+
     def _label(self):
         self.ensure_one()
         label = self.env._(

@@ -222,11 +222,10 @@ class ReleaseNotification(models.Model):
     @api.model
     def _events_for_stage(self, stage_spec, outcome):
         """Events a finished stage of a run's spec gives (``engine.execution.stages.stage_events``)."""
-        kind = False
-        if stage_spec.get("environment"):
-            Environment = self.env["release.environment"].with_context(active_test=False)
-            kind = Environment.search([("code", "=", stage_spec["environment"])], limit=1).kind
-        return stage_events(stage_spec, outcome, kind)
+        code = stage_spec.get("environment")
+        Environment = self.env["release.environment"].with_context(active_test=False)
+        environment = Environment.search([("code", "=", code)], limit=1) if code else Environment
+        return stage_events(stage_spec, outcome, environment.kind)
 
     @api.model
     def _notify_failure(self, run, subject, body):
