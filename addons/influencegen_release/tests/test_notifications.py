@@ -14,7 +14,7 @@ from odoo.tests.common import new_test_user
 from .common import ReleaseCase
 
 PARAM = "influencegen_release.test_slack_webhook"
-LOGGER = "odoo.addons.influencegen_release.models.release_notification"
+LOGGER = "odoo.addons.influencegen_release.models.notification.release_notification"
 
 PIPELINE = """\
 version: 1
