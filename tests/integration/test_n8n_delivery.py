@@ -14,11 +14,11 @@ import pathlib
 
 import pytest
 
+from devstack.n8n_server import N8nServer, missing_install_message
+from devstack.odoo_server import Api
+from devstack.repository import init_repository
 from influencegen_release.engine.delivery.n8n.client import N8nClient
 from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of
-
-from ..n8n_server import N8nServer, missing_install_message
-from .harness import Api, init_repository
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "n8n"
 LEAD_SYNC, REPORT = "IT Lead sync", "IT Report"

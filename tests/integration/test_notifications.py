@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from .harness import Api, commit_pipeline_text, init_repository
+from devstack.odoo_server import Api
+from devstack.repository import commit_pipeline_text, init_repository
 
 PARAM = "influencegen_release.it_slack_webhook"
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")

@@ -1,4 +1,4 @@
-"""A throwaway real n8n for the deploy tests.
+"""A throwaway real n8n for the deploy tests and the demo.
 
 Each instance gets its own data folder (SQLite), two free ports on 127.0.0.1 (HTTP and the
 task-runner broker), an owner and a public-API key made through n8n's own REST API, the way a
