@@ -17,17 +17,22 @@ def init_repository(path):
     return repo
 
 
+def pipeline_text(code, name, body, timeout=120, image=None):
+    """A pipeline file: one Odoo pipeline that pushes to main trigger, small container limits,
+    then ``body``, the pipeline's other keys (``  stages:`` ...) as YAML indented by two."""
+    return (
+        f"version: 1\npipeline:\n  code: {code}\n  name: {name}\n  kind: odoo\n"
+        "  triggers:\n    - {event: push, branches: ['main']}\n"
+        f"  defaults: {{image: {image or IMAGE}, timeout: {timeout}, memory: 128m, cpus: 0.5}}\n"
+        f"{body}"
+    )
+
+
 def commit_pipeline(repo, command, jobs=1, image=None):
-    image = image or IMAGE
     tasks = "".join(
         f"        - {{name: Work {i}, key: work{i}, run: '{command}'}}\n" for i in range(1, jobs + 1)
     )
-    text = (
-        "version: 1\npipeline:\n  code: PL-IT\n  name: Integration\n  kind: odoo\n"
-        "  triggers:\n    - {event: push, branches: ['main']}\n"
-        f"  defaults: {{image: {image}, timeout: 120, memory: 128m, cpus: 0.5}}\n"
-        f"  stages:\n    - name: Work\n      tasks:\n{tasks}"
-    )
+    text = pipeline_text("PL-IT", "Integration", f"  stages:\n    - name: Work\n      tasks:\n{tasks}", image=image)
     return commit_pipeline_text(repo, text, f"pipeline: {command} x{jobs}")
 
 
@@ -46,15 +51,7 @@ def commit_pipeline_text(repo, text, message, marker=None):
 
 def gated_pipeline(code, name, rule):
     """A build stage, then a manual production stage decided by ``rule`` (a Go/No-Go)."""
-    return f"""\
-version: 1
-pipeline:
-  code: {code}
-  name: {name}
-  kind: odoo
-  triggers:
-    - {{event: push, branches: ['main']}}
-  defaults: {{image: {IMAGE}, timeout: 60, memory: 128m, cpus: 0.5}}
+    return pipeline_text(code, name, f"""\
   stages:
     - name: Build
       tasks:
@@ -67,4 +64,4 @@ pipeline:
       approval:
         rules: [{rule}]
       gates: [{{name: Go/No-Go, type: manual}}]
-"""
+""", timeout=60)

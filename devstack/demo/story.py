@@ -9,6 +9,7 @@ import time
 
 from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of
 
+from ..n8n_server import manual_workflow
 from ..odoo_server import Api
 from .stack import MODULE, WORKFLOW, Stack, git
 from .timeline import DemoFailure
@@ -240,19 +241,4 @@ def stages_line(status):
 
 def lead_sync(value):
     """A small manual workflow (inactive): the demo's n8n release."""
-    return {
-        "name": WORKFLOW,
-        "nodes": [
-            {"id": "0f4c8f5e-0000-4000-8000-000000000001", "name": "Start", "type": "n8n-nodes-base.manualTrigger",
-             "typeVersion": 1, "position": [0, 0], "parameters": {}},
-            {"id": "0f4c8f5e-0000-4000-8000-000000000002", "name": "Tag source", "type": "n8n-nodes-base.set",
-             "typeVersion": 3.4, "position": [220, 0],
-             "parameters": {"assignments": {"assignments": [
-                 {"id": "0f4c8f5e-0000-4000-8000-000000000003", "name": "source", "value": value, "type": "string"}]},
-                 "options": {}}},
-        ],
-        "connections": {"Start": {"main": [[{"node": "Tag source", "type": "main", "index": 0}]]}},
-        "settings": {"executionOrder": "v1"},
-        "active": False,
-    }  # fmt: skip
-
+    return manual_workflow(WORKFLOW, "0f4c8f5e", "Tag source", "source", value)
