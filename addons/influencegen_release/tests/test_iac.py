@@ -56,6 +56,11 @@ class TestIac(SchedulerCase):
         cls.staging = cls.env["release.environment"].search([("code", "=", "t-infra-staging")])
         cls.Action = cls.env["release.action.iac"]
 
+    def plan_of(self, run, stage_key):
+        """What the approval of ``stage_key`` shows: the plan of its environment's deployer."""
+        environment = run.job_ids.filtered(lambda j: j.stage_key == stage_key).environment_id
+        return environment._deployer()._plan(environment, run)
+
     def planned_run(self, digest, sha=None):
         run = self.trigger("PL-T-IAC", sha=sha)
         job = self.job(run, "iac_plan")
@@ -65,7 +70,7 @@ class TestIac(SchedulerCase):
     def test_the_approval_shows_and_binds_to_the_environments_plan(self):
         run = self.planned_run("d" * 64)
         stage = next(s for s in run._spec()["stages"] if s["key"] == "apply_staging")
-        text, digest = run._release_plan(stage)
+        text, digest = self.plan_of(run, "apply_staging")
         self.assertEqual(digest, "d" * 64)
         self.assertIn(f"t-infra-staging: plan digest {'d' * 64}", text)
         self.assertIn("ansible: 2 to add, 0 to change, 0 to destroy on 1 host(s); 0 host(s) unchanged", text)
@@ -82,8 +87,7 @@ class TestIac(SchedulerCase):
 
     def test_no_plan_or_a_changed_plan_file_is_said_so(self):
         run = self.trigger("PL-T-IAC")
-        stage = next(s for s in run._spec()["stages"] if s["key"] == "apply_staging")
-        text, digest = run._release_plan(stage)
+        text, digest = self.plan_of(run, "apply_staging")
         self.assertFalse(digest)
         self.assertIn("Plan unavailable: no infrastructure plan in this run", text)
         run = self.planned_run("d" * 64, sha=self.git_repo.index.commit("other").hexsha)
