@@ -53,9 +53,9 @@ class ReleaseChecklistItem(models.Model):
             failed = items.filtered(lambda i: i.state == "failed")
             if failed:
                 reason = "; ".join(f"{i.name}: {i.note} ({i.checked_by_id.name})" for i in failed)
-                job.write({"state": "failed", "exit_code": 1, "failure_reason": reason[:250], "finished_at": fields.Datetime.now()})
+                job._fail(reason[:250], exit_code=1)
             elif items and not items.filtered(lambda i: i.state == "todo"):
-                job.write({"state": "succeeded", "exit_code": 0, "finished_at": fields.Datetime.now()})
+                job._finish("succeeded", exit_code=0)
 
     def _check(self, result, note):
         self.write({"state": result, "note": note or False, "checked_by_id": self.env.uid, "checked_at": fields.Datetime.now()})

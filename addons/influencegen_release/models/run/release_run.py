@@ -322,7 +322,7 @@ class ReleaseRun(models.Model):
             return
         if self.cancel_requested:
             if not self.job_ids.filtered(lambda j: j.state in ("starting", "running")):
-                self.job_ids.filtered(lambda j: j.state not in DONE_STATES).write({"state": "cancelled"})
+                self.job_ids.filtered(lambda j: j.state not in DONE_STATES)._cancel()
                 self.approval_ids._void(self.env._("the run was cancelled"))
                 self._finish("cancelled")
             return
@@ -368,7 +368,7 @@ class ReleaseRun(models.Model):
         break-glass)."""
         ready = self.env["release.job"].concat(*startable(jobs.sorted(lambda j: (j.sequence, j.id))))
         held = self.env["release.window.override"]._held(self, stage, ready, now)
-        (ready - held).write({"state": "queued"})
+        (ready - held)._queue()
         return open_stage_state(jobs, held)
 
     def _stage_jobs(self, stage):
@@ -388,7 +388,7 @@ class ReleaseRun(models.Model):
 
     def _fail(self):
         """The run failed: what has not started yet never will."""
-        self.job_ids.filtered(lambda j: j.state == "pending").write({"state": "skipped"})
+        self.job_ids.filtered(lambda j: j.state == "pending")._skip()
         self._finish("failed")
 
     def _finish(self, state):
