@@ -11,22 +11,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from ..vocabulary import KINDS, ROLES, SEVERITIES, TIERS
 from .yaml_source import LineDict, LineList, SourceError, load_yaml
 
 FORMAT_VERSION = 1
-ROLES = (
-    "user",
-    "developer",
-    "qa_lead",
-    "product_owner",
-    "integration_lead",
-    "devops_lead",
-    "cab_member",
-    "release_manager",
-)
-KINDS = ("odoo", "n8n", "iac", "docker")
-TIERS = ("development", "staging", "production")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 NETWORKS = ("none", "host")
 TRIGGER_EVENTS = ("push", "tag", "manual", "schedule", "pipeline")
 ROLLBACK_STRATEGIES = ("redeploy_previous", "revert_and_reapply", "previous_image", "none")

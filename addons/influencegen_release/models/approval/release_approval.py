@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ...engine.approval import policy as policy_engine
+from ...engine.vocabulary import ROLE_GROUP
 
 APPROVAL_STATES = [
     ("pending", "Pending"),
@@ -14,7 +15,6 @@ APPROVAL_STATES = [
     ("rejected", "Rejected"),
     ("void", "Void"),
 ]
-ROLE_GROUP = "influencegen_release.group_release_%s"
 ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
 ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
 

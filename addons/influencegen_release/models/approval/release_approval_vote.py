@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ...engine.approval.policy import APPROVE, DECISIONS, assign_role
-from .release_approval import ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
 
 
 class ReleaseApprovalVote(models.Model):

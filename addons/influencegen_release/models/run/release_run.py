@@ -11,7 +11,8 @@ from odoo.exceptions import AccessError, UserError
 from ...engine.pipeline.spec import ref_matches
 from ...engine.quality.gates import evaluate
 from ...engine.source.git_source import GitSourceError, commit_author
-from .release_job import DONE_STATES
+from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
+from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
 
 RUN_STATES = [
     ("queued", "Queued"),
@@ -23,7 +24,6 @@ RUN_STATES = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
-TERMINAL = ("succeeded", "failed", "cancelled")
 FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_failed"}
 # What a failed quality gate is called, by pipeline kind (the seed's notification events).
 GATE_FAILURE_EVENT = {"odoo": "build_failed", "n8n": "validation_failed", "iac": "validation_failed", "docker": "scan_failed"}
