@@ -8,8 +8,8 @@ tasks. ``release.run`` reads its stages through them; they never touch the datab
 from typing import NamedTuple
 
 from ..pipeline.spec import ref_matches
+from ..vocabulary import JOB_DONE_STATES as DONE_STATES
 
-DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")  # a job in one of these never changes again
 ACTIVE_STATES = ("queued", "starting", "running")  # a job the scheduler holds
 DEPLOY_ACTIONS = frozenset({"odoo.deploy", "n8n.deploy", "image.deploy"})
 APPLY_ACTIONS = frozenset({"iac.apply"})

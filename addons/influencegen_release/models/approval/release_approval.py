@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 
 from ...engine.approval import policy as policy_engine
 from ...engine.source.git_source import GitSourceError, commit_author
+from ...engine.vocabulary import ROLE_GROUP
 
 APPROVAL_STATES = [
     ("pending", "Pending"),
@@ -16,7 +17,6 @@ APPROVAL_STATES = [
     ("rejected", "Rejected"),
     ("void", "Void"),
 ]
-ROLE_GROUP = "influencegen_release.group_release_%s"
 ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
 ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
 DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to

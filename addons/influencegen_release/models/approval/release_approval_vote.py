@@ -2,7 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ...engine.approval.policy import APPROVE, DECISIONS, REJECT, PolicyError, assign_role
-from .release_approval import APPROVAL_STATES, ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
+from .release_approval import APPROVAL_STATES
 
 
 class ReleaseApprovalVote(models.Model):

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from .release_approval import ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
 
 
 class ReleaseChecklistItem(models.Model):

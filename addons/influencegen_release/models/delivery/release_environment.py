@@ -12,11 +12,11 @@ from ...engine.delivery.n8n.client import deploy as n8n_deploy
 from ...engine.delivery.n8n.client import rollback as n8n_rollback
 from ...engine.delivery.n8n.workflow import WorkflowError
 from ...engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package, restore, verify
-from ...engine.pipeline.spec import CREDENTIAL_REF, TIERS
+from ...engine.pipeline.spec import CREDENTIAL_REF
+from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
+from ...engine.vocabulary import TIER_SEQUENCE, TIERS
 
-TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
 WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
-SUCCESSFUL = ("deployed", "unchanged")
 N8N_TIMEOUT = 30  # seconds per n8n API call: an instance busy with its own executions is slow
 DRIFT_TIMEOUT = 10  # seconds: the board's drift check gives up on a target that does not answer
 BOARD_KINDS = ("odoo", "n8n", "docker", "iac")  # the board's rows, in this order

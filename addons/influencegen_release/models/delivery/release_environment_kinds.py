@@ -8,7 +8,7 @@ from ...engine.delivery.image import build as image_build
 from ...engine.delivery.image import service as container_service
 from ...engine.delivery.image.registry import Registry, RegistryError
 from ...engine.execution.docker_runner import RunnerError
-from .release_environment import SUCCESSFUL
+from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 
 
 class ReleaseEnvironment(models.Model):

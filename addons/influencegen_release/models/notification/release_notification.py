@@ -13,7 +13,7 @@ from odoo.tools import html2plaintext, plaintext2html
 from ...engine.execution.masking import Masker
 from ...engine.execution.stages import stage_events, stage_state
 from ...engine.pipeline.spec import NOTIFY_EVENTS
-from ..approval.release_approval import ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
 
 _logger = logging.getLogger(__name__)
 

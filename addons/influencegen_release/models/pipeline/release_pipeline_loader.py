@@ -8,8 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools.misc import file_path
 
 from ...engine.pipeline.spec import SpecError, checksum, load_pipeline_file
-from ..approval.release_approval import ROLE_GROUP
-from ..delivery.release_environment import TIER_SEQUENCE
+from ...engine.vocabulary import ROLE_GROUP, TIER_SEQUENCE
 
 SEED_DIR = "influencegen_release/data/pipelines"
 QUIET = {"mail_create_nolog": True, "active_test": False}

@@ -10,7 +10,7 @@ from ...engine.execution.docker_runner import LogCursor, RunnerError
 from ...engine.execution.log_store import LogStore
 from ...engine.quality.gates import TaskResult
 from ...engine.quality.reports import Finding, TestResult
-from ..approval.release_approval import ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
 from .release_action import ActionError
 
 _logger = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ JOB_STATES = [
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
-DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")
 # What the log viewer's "first error" looks for: words tools print on errors, and FAIL in capitals
 # (pytest, unittest), not "0 failed" of a summary; also right after an ANSI colour code.
 _WORD_START = rb"(?:\b|(?<=\x1b\[\dm)|(?<=\x1b\[\d\dm)|(?<=;\dm)|(?<=;\d\dm))"

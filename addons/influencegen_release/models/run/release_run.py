@@ -5,7 +5,8 @@ from odoo.exceptions import UserError
 
 from ...engine.execution.stages import open_stage_state, stage_state, startable
 from ...engine.source import push
-from .release_job import DONE_STATES
+from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
+from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
 
 RUN_STATES = [
     ("queued", "Queued"),
@@ -17,7 +18,6 @@ RUN_STATES = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
 ]
-TERMINAL = ("succeeded", "failed", "cancelled")
 DEVELOPER = "influencegen_release.group_release_developer"
 RELEASE_USER = "influencegen_release.group_release_user"
 UI_NOTIFICATION = "influencegen_release/run_changed"  # what the OWL views listen for on the bus
