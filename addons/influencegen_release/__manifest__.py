@@ -48,7 +48,10 @@
     ],
     "demo": ["demo/res_users_demo.xml"],
     "assets": {
-        "web.assets_backend": ["influencegen_release/static/src/views/**/*"],
+        "web.assets_backend": [
+            "influencegen_release/static/src/bus/*.js",
+            "influencegen_release/static/src/views/**/*",
+        ],
         "web.assets_tests": ["influencegen_release/static/src/tours/*.js"],
     },
     "application": True,

@@ -13,3 +13,4 @@ from . import test_views
 from . import test_views_tours
 from . import test_image_environments
 from . import test_iac
+from . import test_fresh_page_tour

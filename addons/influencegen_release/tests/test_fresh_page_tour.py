@@ -1,0 +1,47 @@
+"""No "The page is out of date" banner after a reload or a deep link, and still the banner
+when a page lived through a disconnection that lost its notifications (issue 18, item 11)."""
+
+import threading
+import time
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
+from odoo.addons.bus.websocket import WebsocketConnectionHandler, _kick_all
+from odoo.tests import HttpCase, tagged
+
+from .views_common import ViewsData
+
+RUN_URL = "/odoo/action-influencegen_release.action_release_run/%s"
+
+
+@tagged("post_install", "-at_install", "services")  # services: needs Chromium
+class TestFreshPageTour(ViewsData, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Odoo refuses websockets during tests by default; the banner comes from the bus.
+        cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
+        cls.setup_views_data()
+
+    def test_a_deep_link_loaded_twice_shows_no_out_of_date_banner(self):
+        self.start_tour(RUN_URL % self.views_run.id, "influencegen_release_fresh_page", login="views_viewer", timeout=120)
+
+    def test_a_page_that_lost_notifications_while_disconnected_is_told(self):
+        channel = hashable(channel_with_db(self.env.cr.dbname, self.env.ref("influencegen_release.group_release_user")))
+        dropped = threading.Event()
+
+        def lose_notifications_then_drop_the_connection():
+            deadline = time.monotonic() + 60
+            while not dispatch._channels_to_ws.get(channel) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)  # the page has received the notifications the bus still holds
+            with self.registry.cursor() as cr:
+                # What the bus's garbage collection does to notifications older than 100 s.
+                api.Environment(cr, SUPERUSER_ID, {})["bus.bus"].search([]).unlink()
+            _kick_all()  # as a restarting server or a broken network would
+            dropped.set()
+
+        threading.Thread(target=lose_notifications_then_drop_the_connection, daemon=True).start()
+        self.start_tour(RUN_URL % self.views_run.id, "influencegen_release_outdated_page", login="views_viewer", timeout=120)
+        self.assertTrue(dropped.is_set())
