@@ -14,3 +14,5 @@ from . import test_views_tours
 from . import test_image_environments
 from . import test_iac
 from . import test_fresh_page_tour
+from . import test_dora_metrics
+from . import test_dora_tour

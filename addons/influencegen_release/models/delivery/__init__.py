@@ -8,3 +8,4 @@ from . import odoo
 from . import n8n
 from . import docker
 from . import iac
+from . import release_dora_metric
