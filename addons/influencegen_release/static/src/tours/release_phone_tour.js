@@ -1,0 +1,87 @@
+import { registry } from "@web/core/registry";
+
+const tours = registry.category("web_tour.tours");
+
+/** Inside a box that fits the screen and scrolls or clips sideways by design (Odoo's lists,
+ * the notebook's tabs, the chatter's top bar): what such a box holds may be wider. */
+function contained(el, root, width) {
+    for (let box = el.parentElement; box && box !== root; box = box.parentElement) {
+        const overflow = getComputedStyle(box).overflowX;
+        if (overflow !== "visible" && !box.matches(".o_content, .modal-body") && box.getBoundingClientRect().right <= width + 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+function describe(el) {
+    const classes = [...el.classList].join(".");
+    return `<${el.tagName.toLowerCase()}${classes ? "." + classes : ""}> "${(el.innerText || "").slice(0, 60)}"`;
+}
+
+/** Fails when a visible element of the screen (or the dialog) ends beyond the right edge
+ * of the phone, or the page itself can be scrolled sideways. */
+function fitsThePhone(label, trigger) {
+    return {
+        content: `${label}: nothing runs off the right edge of the phone`,
+        trigger,
+        run: () => {
+            const width = document.documentElement.clientWidth;
+            if (window.innerWidth > 400) {
+                throw new Error(`The tour expects a phone, the window is ${window.innerWidth} px wide`);
+            }
+            const root = document.querySelector(".modal .modal-dialog") || document.querySelector(".o_action_manager");
+            const wide = [root, ...root.querySelectorAll("*")].filter((el) => {
+                const box = el.getBoundingClientRect();
+                return box.width > 0 && box.height > 0 && box.right > width + 1 && !contained(el, root, width);
+            });
+            if (wide.length) {
+                // The innermost ones say what is too wide; their containers only follow.
+                const culprits = wide.filter((el) => !wide.some((other) => other !== el && el.contains(other)));
+                const names = culprits.slice(0, 5).map(describe).join(", ");
+                throw new Error(`${label}: ${culprits.length} element(s) run off the ${width} px screen: ${names}`);
+            }
+            const content = document.querySelector(".o_action_manager .o_content");
+            if (content && content.scrollWidth > content.clientWidth + 1) {
+                throw new Error(`${label}: the screen scrolls sideways (${content.scrollWidth} px in ${content.clientWidth} px)`);
+            }
+        },
+    };
+}
+
+/** The button is a visible button on the screen, not an entry of a menu. */
+function visibleButton(content, selector) {
+    return {
+        content,
+        trigger: selector,
+        run: () => {
+            const button = document.querySelector(selector);
+            const box = button.getBoundingClientRect();
+            if (button.closest(".dropdown-menu, .o-dropdown--menu") || box.left < 0 || box.right > document.documentElement.clientWidth) {
+                throw new Error(`${content}: the button is hidden in a menu or off the screen`);
+            }
+        },
+    };
+}
+
+// A QA Lead on a phone (390 x 844): My approvals, the request's form, the decision dialog.
+tours.add("influencegen_release_phone_approvals", {
+    steps: () => [
+        { content: "My approvals shows the request", trigger: ".o_igr_my_approvals .o_igr_approval_card .o_igr_checksum:not(:empty)" },
+        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve"),
+        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject"),
+        fitsThePhone("My approvals", ".o_igr_approval_card"),
+        { content: "Open the request", trigger: ".o_igr_approval_card .card-header a", run: "click" },
+        { content: "The request's form", trigger: ".o_form_view .o_field_widget[name='artifact_sha256']" },
+        visibleButton("Approve is a button of the form", ".o_form_view .o_igr_decide button[name='action_approve']"),
+        visibleButton("Reject is a button of the form", ".o_form_view .o_igr_decide button[name='action_reject']"),
+        fitsThePhone("The request's form", ".o_form_view .o_form_sheet"),
+        { content: "Approve", trigger: ".o_form_view .o_igr_decide button[name='action_approve']", run: "click" },
+        { content: "The decision dialog", trigger: ".modal .o_field_widget[name='comment'] textarea" },
+        visibleButton("Confirm is a button of the dialog", ".modal button[name='action_confirm']"),
+        fitsThePhone("The decision dialog", ".modal .o_field_widget[name='summary']"),
+        { content: "Say why", trigger: ".modal .o_field_widget[name='comment'] textarea", run: "edit Checked on my phone" },
+        { content: "Confirm", trigger: ".modal button[name='action_confirm']", run: "click" },
+        { content: "The request is approved", trigger: ".o_form_view:not(:has(.modal)) .o_statusbar_status button.o_arrow_button_current:contains('Approved')" },
+    ],
+});
