@@ -17,3 +17,4 @@ from . import test_fresh_page_tour
 from . import test_dora_metrics
 from . import test_dora_tour
 from . import test_phone_tours
+from . import test_log_viewer_tour

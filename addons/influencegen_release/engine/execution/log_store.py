@@ -107,3 +107,58 @@ class LogStore:
         while block := self.read_range(offset, CHUNK_BYTES):
             yield block
             offset += len(block)
+
+    # -- line numbers and backward search (the log viewer) ---------------------------------
+    def line_number(self, offset):
+        """Number (from 1) of the line that starts at byte ``offset``: one more than the
+        newlines before it, counted block by block."""
+        offset, count = max(0, int(offset)), 0
+        for block in self._blocks(0):
+            if offset <= 0:
+                break
+            count += block.count(b"\n", 0, offset)
+            offset -= len(block)
+        return count + 1
+
+    def line_offset(self, number):
+        """Byte offset of line ``number`` (from 1); the last line's when the log is shorter."""
+        wanted, position, start = max(1, int(number)) - 1, 0, 0
+        for block in self._blocks(0):
+            if not wanted:
+                break
+            newlines = block.count(b"\n")
+            if newlines < wanted:  # the line is further: skip the block whole
+                wanted -= newlines
+                start = position + block.rfind(b"\n") + 1 if newlines else start
+            else:
+                index = -1
+                for _line in range(wanted):
+                    index = block.find(b"\n", index + 1)
+                wanted, start = 0, position + index + 1
+            position += len(block)
+        size = self.size()
+        if start >= size > 0:  # after the log's last newline: its last line instead
+            first = max(0, size - CHUNK_BYTES)
+            return first + self.read_range(first, size - first).rfind(b"\n", 0, size - first - 1) + 1
+        return start
+
+    def rfind(self, pattern, end=None):
+        """Byte offset of the last line starting before ``end`` (a line's start; the log's
+        end when None) that ``pattern`` matches, or -1; reads the log backwards block by
+        block, whatever its size."""
+        position = self.size() if end is None else max(0, min(int(end), self.size()))
+        carry = b""  # the start of a line cut by the block read before, which is later
+        while position > 0:
+            first = max(0, position - CHUNK_BYTES)
+            data = self.read_range(first, position - first) + carry
+            cut = data.find(b"\n") + 1 if first > 0 else 0  # bytes of a line that starts earlier
+            if first > 0 and cut == 0:
+                carry, position = data, first
+                continue
+            last = None
+            for match in pattern.finditer(data, cut):
+                last = match
+            if last:
+                return first + data.rfind(b"\n", 0, last.start()) + 1
+            carry, position = data[:cut], first
+        return -1

@@ -161,12 +161,16 @@ class ReleaseJob(models.Model):
         data, first, last, size = self._log_store().page(start, end, min(int(length), 4 * LOG_PAGE_BYTES))
         return {"text": data.decode("utf-8", "replace"), "start": first, "end": last, "size": size, "state": self.state}
 
-    def api_log_find(self, text=None, start=0):
+    def api_log_find(self, text=None, start=0, direction="forward"):
         """Offset of the first line from ``start`` containing ``text`` (any case), or of the
-        first error line when no text is given; -1 when there is none."""
+        first error line when no text is given; -1 when there is none. ``direction``
+        "backward": of the last such line before ``start`` (a line's offset; the log's end
+        when None)."""
         self.ensure_one()
         self.check_access("read")
         pattern = re.compile(re.escape(text.encode()), re.IGNORECASE) if text else ERROR_LINE
+        if direction == "backward":
+            return self._log_store().rfind(pattern, None if start is None else int(start))
         return self._log_store().find(pattern, int(start or 0))
 
     # -- transitions ------------------------------------------------------------------------
@@ -362,3 +366,14 @@ class ReleaseJob(models.Model):
         """This job's task in the run's immutable pipeline snapshot."""
         self.ensure_one()
         return self.run_id._spec_task(self.task_key)
+
+    def api_log_view(self, start=None, end=None, line=None):
+        """The log viewer's page (``api_log_page``) with the number of its first line, so
+        lines show their numbers and a link can name one; ``line`` (from 1) opens the page
+        that starts at that line."""
+        self.ensure_one()
+        store = self._log_store()
+        if line:
+            start, end = store.line_offset(int(line)), None
+        page = self.api_log_page(start=start, end=end)
+        return dict(page, first_line=store.line_number(page["start"]))

@@ -1,4 +1,5 @@
-import { Component, onPatched, onWillStart, useRef, useState } from "@odoo/owl";
+import { Component, onMounted, onPatched, onWillStart, useRef, useState } from "@odoo/owl";
+import { browser } from "@web/core/browser/browser";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
@@ -8,10 +9,24 @@ import { ansiSegments } from "./ansi";
 
 const encoder = new TextEncoder();
 const DONE = ["succeeded", "failed", "cancelled", "skipped"];
+const LINE_LINK = /^#L(\d+)$/; // the fragment of a link to a line: #L1234
+// The words the server's "first error" looks for (release_job.ERROR_LINE), and warnings.
+const ERROR_WORDS = /\b(?:error|fatal|traceback|exception)\b/i;
+const FAIL_WORD = /\bFAIL(?:ED|URE)?\b/; // in capitals: not the "0 failed" of a summary
+const WARNING_WORDS = /\b(?:warn|warning|deprecated|deprecation)\b/i;
 
-/** A job's log: opens at the tail (one page, whatever the log's size), pages back on
- * demand, follows the tail while the job runs, finds the first error and searches the
- * whole log on the server. Lines carry their byte offset in the log file. */
+/** "error", "warning" or "" for a line's text (its ANSI codes removed). */
+export function lineLevel(text) {
+    if (ERROR_WORDS.test(text) || FAIL_WORD.test(text)) {
+        return "error";
+    }
+    return WARNING_WORDS.test(text) ? "warning" : "";
+}
+
+/** A job's log: opens at its end (one page, whatever the log's size) or at the line a link
+ * names (#L1234), pages back on demand, follows the tail while the job runs, numbers its
+ * lines, marks errors and warnings, and searches the whole log on the server forward,
+ * backward and from the start. Lines carry their byte offset in the log file. */
 export class LogViewer extends Component {
     static template = "influencegen_release.LogViewer";
     static components = { Layout };
@@ -24,9 +39,11 @@ export class LogViewer extends Component {
         this.state = useState({
             lines: [], start: 0, end: 0, size: 0, jobState: "", follow: true, query: "", current: -1, message: "",
         });
-        this.page = latestOnly((args) => this.orm.call("release.job", "api_log_page", [[this.jobId]], args));
+        this.page = latestOnly((args) => this.orm.call("release.job", "api_log_view", [[this.jobId]], args));
         this.scrollTo = "bottom";
-        onWillStart(() => this.openTail());
+        const link = LINE_LINK.exec(browser.location.hash);
+        onWillStart(() => (link ? this.openLine(parseInt(link[1])) : this.openTail()));
+        onMounted(() => this.scroll());
         onPatched(() => this.scroll());
         useRunChanges(({ job_ids }) => {
             if (job_ids.includes(this.jobId) && this.state.follow) {
@@ -50,13 +67,16 @@ export class LogViewer extends Component {
     toLines(page) {
         const style = {};
         let offset = page.start;
+        let number = page.first_line;
         const lines = page.text.split("\n");
         if (lines.at(-1) === "") {
             lines.pop();
         }
         return lines.map((text) => {
-            const line = { offset, segments: ansiSegments(text, style) };
+            const segments = ansiSegments(text, style);
+            const line = { offset, number, segments, level: lineLevel(segments.map((s) => s.text).join("")) };
             offset += encoder.encode(text).length + 1;
+            number++;
             return line;
         });
     }
@@ -77,10 +97,22 @@ export class LogViewer extends Component {
     async openAt(offset) {
         const page = await this.page({ start: offset });
         if (page) {
-            this.accept(page);
-            Object.assign(this.state, { lines: this.toLines(page), start: page.start, end: page.end, follow: false, current: offset });
-            this.scrollTo = offset;
+            this.show(page, offset);
         }
+    }
+
+    /** Opens the page that starts at line `number` (from a link to that line). */
+    async openLine(number) {
+        const page = await this.page({ line: number });
+        if (page) {
+            this.show(page, page.start);
+        }
+    }
+
+    show(page, current) {
+        this.accept(page);
+        Object.assign(this.state, { lines: this.toLines(page), start: page.start, end: page.end, follow: false, current });
+        this.scrollTo = current;
     }
 
     async loadOlder() {
@@ -110,10 +142,23 @@ export class LogViewer extends Component {
         }
     }
 
-    async find(text, from) {
-        const offset = await this.orm.call("release.job", "api_log_find", [[this.jobId]], { text, start: from });
+    /** Marks `line` and puts a link to it in the address bar (#L<number>), to copy. */
+    selectLine(line) {
+        Object.assign(this.state, { current: line.offset, follow: false });
+        const url = new URL(browser.location.href);
+        url.hash = `L${line.number}`;
+        browser.history.replaceState(browser.history.state, "", url.href);
+    }
+
+    get currentLine() {
+        return this.state.lines.find((line) => line.offset === this.state.current);
+    }
+
+    async find(text, from, direction = "forward") {
+        const offset = await this.orm.call("release.job", "api_log_find", [[this.jobId]], { text, start: from, direction });
         if (offset < 0) {
-            this.state.message = text ? `"${text}" is not in the log${from ? " after this line" : ""}.` : "No error in the log.";
+            const where = direction === "backward" ? (from === null ? "" : " before this line") : from ? " after this line" : "";
+            this.state.message = text ? `"${text}" is not in the log${where}.` : "No error in the log.";
             return;
         }
         this.state.message = "";
@@ -130,10 +175,20 @@ export class LogViewer extends Component {
         this.find("", 0);
     }
 
+    /** The next match after the current line (from the start when none is current). */
     search(ev) {
-        ev.preventDefault();
+        ev?.preventDefault();
         const next = this.state.lines.find((line) => line.offset > this.state.current);
         this.find(this.state.query, this.state.current >= 0 && next ? next.offset : 0);
+    }
+
+    /** The last match before the current line (before the log's end when none is current). */
+    searchBackward() {
+        this.find(this.state.query, this.state.current >= 0 ? this.state.current : null, "backward");
+    }
+
+    searchFromStart() {
+        this.find(this.state.query, 0);
     }
 
     scroll() {
