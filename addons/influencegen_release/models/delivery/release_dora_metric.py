@@ -3,7 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
-from ...engine.pipeline.spec import TIERS
+from ...engine.vocabulary import TIERS
 from .release_deployment import OUTCOMES
 
 # DORA's four keys, read from the deployment history (release.deployment) and the runs.
