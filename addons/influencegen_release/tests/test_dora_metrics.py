@@ -61,3 +61,9 @@ class TestDoraMetrics(DoraData, TransactionCase):
         self.assertEqual((row["attempts"], row["failures"], row["open_failures"]), (6, 4, 1))
         self.assertAlmostEqual(row["change_failure_rate"], 400 / 6)
         self.assertAlmostEqual(row["restore_time_h"], 2.5, msg="an open failure has no time to restore yet")
+
+    def test_a_team_restricted_pipeline_keeps_its_metrics_to_its_teams(self):
+        self.dora_pipeline.group_ids = self.env.ref("influencegen_release.group_release_qa_lead")
+        self.assertFalse(self.env["release.dora.metric"].with_user(self.viewer).api_dora(30)["rows"])
+        self.viewer.groups_id += self.env.ref("influencegen_release.group_release_qa_lead")
+        self.assertEqual(self._row(self.dora_prod)["deployments"], 3)
