@@ -56,6 +56,11 @@ class TestIac(SchedulerCase):
         cls.staging = cls.env["release.environment"].search([("code", "=", "t-infra-staging")])
         cls.Action = cls.env["release.action.iac"]
 
+    def release_plan(self, run):
+        """What the approval of the staging stage shows and binds to (the deployer's plan)."""
+        environment = self.job(run, "staging_apply").environment_id
+        return environment._deployer()._plan(environment, run)
+
     def planned_run(self, digest, sha=None):
         run = self.trigger("PL-T-IAC", sha=sha)
         job = self.job(run, "iac_plan")
@@ -65,7 +70,7 @@ class TestIac(SchedulerCase):
     def test_the_approval_shows_and_binds_to_the_environments_plan(self):
         run = self.planned_run("d" * 64)
         stage = next(s for s in run._spec()["stages"] if s["key"] == "apply_staging")
-        text, digest = run._release_plan(stage)
+        text, digest = self.release_plan(run)
         self.assertEqual(digest, "d" * 64)
         self.assertIn(f"t-infra-staging: plan digest {'d' * 64}", text)
         self.assertIn("ansible: 2 to add, 0 to change, 0 to destroy on 1 host(s); 0 host(s) unchanged", text)
@@ -81,8 +86,7 @@ class TestIac(SchedulerCase):
 
     def test_no_plan_or_a_changed_plan_file_is_said_so(self):
         run = self.trigger("PL-T-IAC")
-        stage = next(s for s in run._spec()["stages"] if s["key"] == "apply_staging")
-        text, digest = run._release_plan(stage)
+        text, digest = self.release_plan(run)
         self.assertFalse(digest)
         self.assertIn("Plan unavailable: no infrastructure plan in this run", text)
         run = self.planned_run("d" * 64, sha=self.git_repo.index.commit("other").hexsha)
@@ -90,10 +94,10 @@ class TestIac(SchedulerCase):
         with self.assertRaisesRegex(ActionError, "does not match its recorded sha256"):
             self.Action._iac_document(run.artifact_ids)
         with self.assertRaisesRegex(ValueError, "t-infra-staging: the folder /nonexistent/t-infra-staging does not exist"):
-            self.staging._iac_folder()
+            self.staging._deployer()._folder(self.staging)
         prod = self.env["release.environment"].search([("code", "=", "t-infra-prod")])
         with self.assertRaisesRegex(ValueError, "URL must be file:///absolute/folder"):
-            prod._iac_folder()
+            prod._deployer()._folder(prod)
 
     def test_rollback_creates_the_revert_run_from_the_last_good_commit(self):
         good = self.planned_run("a" * 64)
@@ -112,9 +116,9 @@ class TestIac(SchedulerCase):
         self.assertEqual(revert.pipeline_id, good.pipeline_id)
         self.assertIn("Rollback of t-infra-staging: reverts to commit", revert.message_ids[0].body)
         # Asked again: another revert run, never the same one.
-        again = self.staging.with_user(self.manager)._iac_rollback()
+        again = self.env["release.run"].browse(self.staging.with_user(self.manager)._rollback()["run"])
         self.assertNotEqual(again, revert)
-        self.assertEqual(self.staging._iac_deployment(good.artifact_ids, again, self.job(again, "staging_apply")).rollback_of_id, failed)
+        self.assertEqual(self.staging._new_deployment(good.artifact_ids, again, self.job(again, "staging_apply"), again.rollback_of_deployment_id).rollback_of_id, failed)
 
         # When the latest apply succeeded, the previous good commit is the target.
         Deployment.create({"environment_id": self.staging.id, "artifact_id": bad.artifact_ids.id, "run_id": bad.id, "outcome": "deployed"})
@@ -124,7 +128,7 @@ class TestIac(SchedulerCase):
 
     def test_nothing_to_roll_back_to(self):
         with self.assertRaisesRegex(UserError, "has no successful apply"):
-            self.staging.with_user(self.manager)._iac_rollback()
+            self.staging.with_user(self.manager)._rollback()
 
     def test_bad_parameters_are_named(self):
         params = self.Action._iac_params({"name": "Plan", "with": {"inventory": "infra/{environment}.ini"}})
