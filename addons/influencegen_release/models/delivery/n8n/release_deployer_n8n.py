@@ -43,7 +43,7 @@ class ReleaseDeployerN8n(models.AbstractModel):
             deployment._finish("error", error=str(exc))
             return
         history = self._history(environment, deployment)
-        ids = self._ids(history)
+        ids = self._workflow_ids(history)
         name = None
         try:
             for name in sorted(workflows):
@@ -171,7 +171,7 @@ class ReleaseDeployerN8n(models.AbstractModel):
         return [(d, json.loads(d.n8n_workflows_json)) for d in earlier]
 
     @api.model
-    def _ids(self, history):
+    def _workflow_ids(self, history):
         """``{workflow name: n8n workflow id}`` as the history leaves them (a deleted one drops out)."""
         ids = {}
         for _deployment, records in history:
