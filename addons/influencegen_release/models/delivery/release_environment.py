@@ -99,7 +99,7 @@ class ReleaseEnvironment(models.Model):
     @api.depends("deployment_ids.outcome")
     def _compute_current_deployment(self):
         for environment in self:
-            done = environment.deployment_ids.filtered(lambda d: d.outcome in ("deployed", "unchanged"))
+            done = environment.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
             environment.current_deployment_id = done.sorted("id")[-1:]
 
     @api.constrains("credentials_ref")
@@ -113,6 +113,10 @@ class ReleaseEnvironment(models.Model):
                         name=environment.name,
                     )
                 )
+
+    @api.onchange("tier")
+    def _onchange_tier(self):
+        self.sequence = TIER_SEQUENCE.get(self.tier, 10)
 
     def action_rollback(self):
         """Roll this environment back (``_rollback``). A revert run opens; a rollback that failed
@@ -270,10 +274,6 @@ class ReleaseEnvironment(models.Model):
                 "rollback_of_id": rollback_of.id if rollback_of else False,
             }
         )
-
-    @api.onchange("tier")
-    def _onchange_tier(self):
-        self.sequence = TIER_SEQUENCE.get(self.tier, 10)
 
     def _window_state(self, now):
         """``(open, when, why)`` for a deploy at ``now`` (naive UTC, like Odoo datetimes).
