@@ -40,21 +40,12 @@ import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import tests  # noqa: E402, F401 - registers the addon as a bare namespace: the engine imports without Odoo
+# devstack first: it makes the addon's engine importable without Odoo.
+from devstack.odoo_server import DB, PORT, Api, Server, create_database, databases, drop_database  # noqa: E402
+from devstack.odoo_target import MODULES, Target, package  # noqa: E402
+from devstack.repository import IMAGE, commit_pipeline, init_repository  # noqa: E402
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, deploy_package  # noqa: E402
-from tests.integration.harness import (  # noqa: E402
-    DB,
-    PORT,
-    Api,
-    Server,
-    commit_pipeline,
-    create_database,
-    drop_database,
-    init_repository,
-)
-from tests.integration.targets import MODULES, Target, package  # noqa: E402
 
-IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 ROUNDS = int(os.environ.get("IGR_BENCH_ROUNDS", "5"))
 KEEP = bool(os.environ.get("IGR_BENCH_KEEP"))  # keep the temp folders (logs) for a post-mortem
 # Measured rounds of the selective part stop early (never below 2) once this many seconds went by.
@@ -222,20 +213,6 @@ def p50(values):
     return round(statistics.median(values), 3) if values else None
 
 
-def drop_databases_like(prefix):
-    """Databases a failed deploy leaves (``<db>_failed_*``, ``<db>_restore_*``)."""
-    user = os.environ.get("IGR_DB_USER", "odoo")
-    names = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", user, "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    for name in names:
-        if name.startswith(prefix):
-            drop_database(name)
-
-
 def bench_selective_upgrade():
     started_part = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="igr-bench-deploy-")
@@ -285,7 +262,8 @@ def bench_selective_upgrade():
         return metrics, {"selective_upgrade_ratio": "<= 0.35"}
     finally:
         target.stop()
-        drop_databases_like(f"{target.db}_")
+        for name in databases(f"{target.db}_"):  # what a failed deploy leaves: <db>_failed_*, <db>_restore_*
+            drop_database(name)
         if ok and not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
         elif not ok:

@@ -1,6 +1,6 @@
-"""Fixtures and markers shared by the engine tests (the engine's namespace: tests/__init__.py)."""
+"""Fixtures and markers shared by the engine tests (the engine's namespace: devstack/__init__.py)."""
 
-from . import ADDON, ROOT  # noqa: F401 - imported from here by the test modules
+from devstack import ADDON, ROOT  # noqa: F401 - imported from here by the test modules
 
 
 def pytest_configure(config):

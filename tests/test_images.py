@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from devstack.registry_server import RegistryServer, missing_install_message
 from influencegen_release.engine.delivery.image import build as image_build
 from influencegen_release.engine.delivery.image import service as container_service
 from influencegen_release.engine.delivery.image.registry import Registry, RegistryError, parse_address, version_tag
@@ -17,7 +18,6 @@ from influencegen_release.engine.pipeline.spec import read_pipeline_file
 from influencegen_release.engine.quality.reports import parse_report
 
 from .conftest import ROOT
-from .registry_server import RegistryServer, missing_install_message
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.services]
 

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 
+from devstack.n8n_server import N8nServer, free_port_pair, missing_install_message
 from influencegen_release.engine.delivery.n8n.client import N8nClient, N8nError, deploy, rollback
 from influencegen_release.engine.delivery.n8n.workflow import WorkflowError, load_workflow, normalise, version_of
-
-from .n8n_server import N8nServer, free_port_pair, missing_install_message
 
 pytestmark = pytest.mark.services
 

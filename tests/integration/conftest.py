@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from .harness import Api, Server, commit_pipeline, create_database, drop_database, init_repository
+from devstack.odoo_server import Api, Server, create_database, drop_database
+from devstack.repository import commit_pipeline, init_repository
 
 SECOND_ENGINE = "/var/run/igr-docker2.sock"
 

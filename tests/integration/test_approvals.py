@@ -3,7 +3,8 @@
 import os
 import threading
 
-from .harness import Api, commit_pipeline_text, gated_pipeline, init_repository
+from devstack.odoo_server import Api
+from devstack.repository import commit_pipeline_text, gated_pipeline, init_repository
 
 
 def make_user(api, login, role):

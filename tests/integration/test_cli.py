@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from .harness import DB, PORT, ROOT, Api, commit_pipeline, commit_pipeline_text, gated_pipeline
+from devstack import ROOT
+from devstack.odoo_server import DB, PORT, Api
+from devstack.repository import commit_pipeline, commit_pipeline_text, gated_pipeline
 
 IGR = os.path.join(ROOT, "scripts", "igr")
 URL = f"http://127.0.0.1:{PORT}"

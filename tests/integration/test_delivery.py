@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from .harness import PORT, Api, init_repository
-from .targets import MODULES, Target, write_modules
+from devstack.odoo_server import PORT, Api
+from devstack.odoo_target import MODULES, Target, write_modules
+from devstack.repository import init_repository
 
 TARGET_PORT = PORT + 30
 TARGET_DB = f"igr_cp_target_{os.getpid()}"

@@ -9,7 +9,8 @@ and the broken release put back. Only PL-ODOO-MOD's two test tasks run fewer tes
 import os
 import subprocess
 
-from .harness import PORT, ROOT
+from devstack import ROOT
+from devstack.odoo_server import PORT
 
 
 def test_the_addon_delivers_itself_through_three_targets_and_puts_a_broken_release_back():

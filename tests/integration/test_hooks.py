@@ -7,7 +7,9 @@ import socket
 import subprocess
 import time
 
-from .harness import DB, PORT, ROOT, Api, commit_pipeline
+from devstack import ROOT
+from devstack.odoo_server import DB, PORT, Api
+from devstack.repository import commit_pipeline
 
 HOOK = os.path.join(ROOT, "scripts", "git-hooks", "post-receive")
 QUEUE = "influencegen-queue.jsonl"

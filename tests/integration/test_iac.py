@@ -15,7 +15,10 @@ import pathlib
 import re
 import shutil
 
-from .harness import ROOT, Api, init_repository
+from devstack import ROOT
+from devstack.odoo_server import Api
+from devstack.repository import init_repository
+
 from .test_approvals import make_user
 from .test_cli import igr
 

@@ -16,10 +16,10 @@ import urllib.request
 import pytest
 
 import docker
+from devstack.odoo_server import DB, Api
+from devstack.registry_server import RegistryServer, missing_install_message
+from devstack.repository import init_repository
 from influencegen_release.engine.delivery.image.registry import Registry
-
-from ..registry_server import RegistryServer, missing_install_message
-from .harness import DB, Api, init_repository
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -14,11 +14,11 @@ import pathlib
 
 import pytest
 
+from devstack.n8n_server import N8nServer, manual_workflow, missing_install_message
+from devstack.odoo_server import Api
+from devstack.repository import init_repository
 from influencegen_release.engine.delivery.n8n.client import N8nClient
 from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of
-
-from ..n8n_server import N8nServer, missing_install_message
-from .harness import Api, init_repository
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data" / "n8n"
 LEAD_SYNC, REPORT = "IT Lead sync", "IT Report"
@@ -71,22 +71,7 @@ def lead_sync(value="crm"):
 
 def report(secret=None):
     """A manual workflow, inactive; ``secret`` is written into its Set node."""
-    value = secret or "={{ $now.toISO() }}"
-    return {
-        "name": REPORT,
-        "nodes": [
-            {"id": "b1a4c2d3-0000-4000-8000-000000000001", "name": "Start", "type": "n8n-nodes-base.manualTrigger",
-             "typeVersion": 1, "position": [0, 0], "parameters": {}},
-            {"id": "b1a4c2d3-0000-4000-8000-000000000002", "name": "Stamp", "type": "n8n-nodes-base.set",
-             "typeVersion": 3.4, "position": [220, 0],
-             "parameters": {"assignments": {"assignments": [
-                 {"id": "b1a4c2d3-0000-4000-8000-000000000003", "name": "header", "value": value, "type": "string"}]},
-                 "options": {}}},
-        ],
-        "connections": {"Start": {"main": [[{"node": "Stamp", "type": "main", "index": 0}]]}},
-        "settings": {"executionOrder": "v1"},
-        "active": False,
-    }  # fmt: skip
+    return manual_workflow(REPORT, "b1a4c2d3", "Stamp", "header", secret or "={{ $now.toISO() }}")
 
 
 @pytest.fixture(scope="module")

@@ -14,24 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from .harness import Api, commit_pipeline_text, init_repository
+from devstack.odoo_server import Api
+from devstack.repository import commit_pipeline_text, init_repository, pipeline_text
 
 PARAM = "influencegen_release.it_slack_webhook"
-IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
 WATCHER = "watcher@notify.example.com"
 ADMIN = "admin@example.com"
 
 # One stage without environment whose test report has a failure: its gate fails, which is a
 # failed build.
-PIPELINE = f"""\
-version: 1
-pipeline:
-  code: PL-IT-NOTIFY
-  name: Integration notifications
-  kind: odoo
-  triggers:
-    - {{event: push, branches: ['main']}}
-  defaults: {{image: {IMAGE}, timeout: 120, memory: 128m, cpus: 0.5}}
+PIPELINE = pipeline_text("PL-IT-NOTIFY", "Integration notifications", f"""\
   stages:
     - name: Tests
       key: tests
@@ -53,7 +45,7 @@ pipeline:
       channels: [email, slack]
       groups: [release_manager]
       slack_webhook: param:{PARAM}
-"""
+""")
 
 
 def free_port():

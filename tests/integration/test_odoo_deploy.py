@@ -9,10 +9,9 @@ import zipfile
 
 import pytest
 
+from devstack.odoo_server import PORT, Api, drop_database
+from devstack.odoo_target import MODULES, Target, package
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package
-
-from .harness import PORT, Api, drop_database
-from .targets import MODULES, Target, package
 
 TARGET_PORT = PORT + 20
 TARGET_DB = f"igr_target_{os.getpid()}"

@@ -3,7 +3,8 @@
 import threading
 import time
 
-from .harness import Api, commit_pipeline
+from devstack.odoo_server import Api
+from devstack.repository import commit_pipeline
 
 
 def push(api, origin, sha=None):

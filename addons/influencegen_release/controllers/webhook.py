@@ -14,6 +14,8 @@ from odoo import http
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 
+from ..engine.source.push import webhook_push
+
 _logger = logging.getLogger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024  # GitHub caps payloads at 25 MB, but a push payload is a few kB
@@ -134,20 +136,10 @@ class ReleaseWebhookController(http.Controller):
             data = json.loads(body)
         except ValueError:
             raise WebhookError(400, request.env._("The body is not JSON.")) from None
-        if not isinstance(data, dict) or not data.get("ref") or not data.get("after"):
+        payload = webhook_push(provider, data)
+        if not payload:
             raise WebhookError(400, request.env._("The push payload has no ref or after."))
-        if provider == "github":
-            pusher = (data.get("pusher") or {}).get("name") or (data.get("sender") or {}).get("login")
-        else:
-            pusher = data.get("user_username") or data.get("user_name")
-        before = data.get("before") or ""
-        return {
-            "repository": repository.name,
-            "ref": str(data["ref"]),
-            "after": str(data["after"]),
-            "before": "" if set(str(before)) <= {"0"} else str(before),
-            "pusher": str(pusher or provider),
-        }
+        return dict(payload, repository=repository.name)
 
     def _refuse(self, repository, error):
         """Log a refusal, and post it on the repository when someone has to act on it."""

@@ -56,9 +56,9 @@ class TestIac(SchedulerCase):
         cls.staging = cls.env["release.environment"].search([("code", "=", "t-infra-staging")])
         cls.Action = cls.env["release.action.iac"]
 
-    def release_plan(self, run):
-        """What the approval of the staging stage shows and binds to (the deployer's plan)."""
-        environment = self.job(run, "staging_apply").environment_id
+    def plan_of(self, run, stage_key):
+        """What the approval of ``stage_key`` shows: the plan of its environment's deployer."""
+        environment = run.job_ids.filtered(lambda j: j.stage_key == stage_key).environment_id
         return environment._deployer()._plan(environment, run)
 
     def planned_run(self, digest, sha=None):
@@ -70,11 +70,12 @@ class TestIac(SchedulerCase):
     def test_the_approval_shows_and_binds_to_the_environments_plan(self):
         run = self.planned_run("d" * 64)
         stage = next(s for s in run._spec()["stages"] if s["key"] == "apply_staging")
-        text, digest = self.release_plan(run)
+        text, digest = self.plan_of(run, "apply_staging")
         self.assertEqual(digest, "d" * 64)
         self.assertIn(f"t-infra-staging: plan digest {'d' * 64}", text)
         self.assertIn("ansible: 2 to add, 0 to change, 0 to destroy on 1 host(s); 0 host(s) unchanged", text)
-        approval = self.env["release.approval"]._request(run, stage, self.job(run, "staging_apply").stage_id, run._release_checksum())
+        Approval = self.env["release.approval"]
+        approval = Approval._request(run, stage, self.job(run, "staging_apply").stage_id, Approval._release_checksum(run))
         self.assertEqual((approval.plan_digest, approval.plan), (digest, text))
         self.assertIn("web1: add Odoo configuration", approval.summary)
         artifact = run.artifact_ids
@@ -82,11 +83,11 @@ class TestIac(SchedulerCase):
         self.assertEqual(json.loads(artifact.manifest_json)["t-infra-staging"]["digest"], "d" * 64)
         # A second plan is a new artifact: the request bound to the first checksum is voided and asked again.
         self.Action._iac_store_plan(self.job(run, "iac_plan"), {}, {"t-infra-staging": entry("e" * 64, add=3)})
-        self.assertNotEqual(approval.artifact_sha256, run._release_checksum())
+        self.assertNotEqual(approval.artifact_sha256, Approval._release_checksum(run))
 
     def test_no_plan_or_a_changed_plan_file_is_said_so(self):
         run = self.trigger("PL-T-IAC")
-        text, digest = self.release_plan(run)
+        text, digest = self.plan_of(run, "apply_staging")
         self.assertFalse(digest)
         self.assertIn("Plan unavailable: no infrastructure plan in this run", text)
         run = self.planned_run("d" * 64, sha=self.git_repo.index.commit("other").hexsha)

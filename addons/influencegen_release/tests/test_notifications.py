@@ -14,7 +14,7 @@ from odoo.tests.common import new_test_user
 from .common import ReleaseCase
 
 PARAM = "influencegen_release.test_slack_webhook"
-LOGGER = "odoo.addons.influencegen_release.models.release_notification"
+LOGGER = "odoo.addons.influencegen_release.models.notification.release_notification"
 
 PIPELINE = """\
 version: 1
@@ -102,7 +102,7 @@ class TestNotifications(ReleaseCase):
         cls.cron = cls.env.ref("influencegen_release.ir_cron_release_notification")
 
     def queue(self, event="build_failed", subject="Build broke", body="unit tests failed"):
-        return self.run_rec._notify_event(event, subject, body)
+        return self.Outbox._enqueue(self.run_rec, event, subject, body)
 
     def set_webhook(self, url):
         self.env["ir.config_parameter"].set_param(PARAM, url)
@@ -153,12 +153,20 @@ class TestNotifications(ReleaseCase):
         self.assertNotIn(self.qa_mail.partner_id, deploy.partner_ids)
         self.assertFalse(self.queue("apply_failed"))
 
+    def test_the_rules_are_read_from_the_runs_snapshot(self):
+        # The rule records only show the pipeline file: edited or removed, they change nothing
+        # for a run that started with them.
+        self.pipeline_rec.notification_ids.filtered(lambda r: r.channel_slack).write({"channel_slack": False})
+        self.pipeline_rec.notification_ids.filtered(lambda r: "deploy_succeeded" in r.events).unlink()
+        self.assertEqual(sorted(self.queue().mapped("channel")), ["email", "slack"])
+        self.assertIn(self.cab.partner_id, self.queue("deploy_succeeded", "Deployed", "ok").partner_ids)
+
     def test_a_failed_gate_queues_build_or_validation_failed(self):
         body = Markup("<p>Gate Tests Pass failed.</p><pre>1 test failed</pre>")
         # A failed quality gate is named after the pipeline's kind, as the seed's rules expect.
-        self.run_rec._notify_failure("gate failed", body)
+        self.Outbox._notify_failure(self.run_rec, "gate failed", body)
         self.run_rec.pipeline_id.kind = "n8n"
-        self.run_rec._notify_failure("gate failed", body)
+        self.Outbox._notify_failure(self.run_rec, "gate failed", body)
         notifications = self.Outbox.search([("run_id", "=", self.run_rec.id)])
         self.assertEqual(sorted(set(notifications.mapped("event"))), ["build_failed", "validation_failed"])
         self.assertEqual(len(notifications), 4)

@@ -34,7 +34,7 @@ class TestRecovery(SchedulerCase):
         [(job_id, _token)] = scheduler._step("_claim", self.runner.id)
         job = self.env["release.job"].browse(job_id)
         # The worker created the container, then died before recording it.
-        name = scheduler._container_name(job)
+        name = job._container_name()
         source, work = workspace.prepare(scheduler.env["release.settings"]._path("work"), name)
         self.runner._client().start(
             ContainerSpec(

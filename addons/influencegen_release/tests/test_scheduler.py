@@ -73,6 +73,25 @@ class TestScheduler(SchedulerCase):
         self.assertTrue(run.finished_at)
         self.assertTrue(run.message_ids.filtered(lambda m: "Run succeeded" in (m.body or "")))
 
+    def test_task_secrets_are_references_of_the_one_resolver_and_masked_in_every_log_line(self):
+        os.environ.pop("IGR_TEST_UNSET_SECRET", None)
+        self.make_pipeline(
+            "PL-T-SECRETS",
+            """\
+    - name: One
+      tasks:
+        - {name: Unset, key: unset, run: "true", secrets: [IGR_TEST_UNSET_SECRET]}
+        - {name: Set, key: set, run: 'echo "$IGR_TEST_SECRET"', secrets: [IGR_TEST_SECRET]}
+""",
+        )
+        run = self.trigger()
+        unset, used = self.job(run, "unset"), self.job(run, "set")
+        self.tick_until(lambda: run.state == "failed" and used.state == "succeeded")
+        self.assertEqual(unset.failure_reason, "env:IGR_TEST_UNSET_SECRET is not set or empty", "the reference, no value")
+        self.assertEqual(used.log_tail, "***")
+        used._append_log("a reason naming hunter2-super-secret\n")
+        self.assertEqual(used.log_tail, "***\na reason naming ***", "lines the product adds are masked too")
+
     def test_branch_stage_filter_and_failed_stage_stops_the_run(self):
         self.make_pipeline(
             "PL-T-FAIL",

@@ -35,7 +35,7 @@ class TestReleaseUi(HttpCase):
         )
         pipeline = self.env["release.pipeline.loader"]._load_text(TOUR_PIPELINE, "tour.yml")
         params = {"ref": "refs/heads/main", "sha": "1" * 40}
-        run = self.env["release.run"]._create_run(pipeline, self.env["release.repository"], params, "tour-run")
+        run = pipeline._create_run(self.env["release.repository"], params, "tour-run")
         run._advance()
         approval = run.approval_ids
         self.assertIn(qa, approval.activity_ids.user_id)

@@ -50,7 +50,7 @@ class TestViewsData(ViewsData, TransactionCase):
 
     def test_chained_runs_are_linked_both_ways(self):
         params = {"ref": "refs/heads/main", "sha": "3" * 40}
-        child = self.env["release.run"]._create_run(self.pipeline, self.env["release.repository"], params, "views-child")
+        child = self.pipeline._create_run(self.env["release.repository"], params, "views-child")
         child.parent_run_id = self.views_run
         Run = self.env["release.run"].with_user(self.viewer)
         self.assertEqual(Run.api_graph(self.views_run.id)["chained_runs"], [{"id": child.id, "name": child.display_name, "state": "queued"}])

@@ -56,7 +56,7 @@ class ViewsData:
         cls.developer = new_test_user(cls.env, "views_dev", groups=f"base.group_user,{prefix}developer")
         cls.pipeline = cls.env["release.pipeline.loader"]._load_text(VIEWS_PIPELINE, "views.yml")
         params = {"ref": "refs/heads/main", "sha": "2" * 40}
-        cls.views_run = cls.env["release.run"]._create_run(cls.pipeline, cls.env["release.repository"], params, "views-run")
+        cls.views_run = cls.pipeline._create_run(cls.env["release.repository"], params, "views-run")
         cls.views_run._advance()
         cls.job = cls.views_run.job_ids.filtered(lambda j: j.task_key == "compile")
         cls.store = LogStore(tempfile.mkdtemp(prefix="igr-views-log-"))

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine.source.git_source import GitSourceError, open_mirror, resolve
+from ..engine.source.push import full_ref
 
 
 class ReleaseRunWizard(models.TransientModel):
@@ -22,7 +23,7 @@ class ReleaseRunWizard(models.TransientModel):
     def action_run(self):
         """Resolve the branch head, then start the run exactly as a push would."""
         self.ensure_one()
-        ref = self.ref if self.ref.startswith("refs/") else f"refs/heads/{self.ref}"
+        ref = full_ref(self.ref)
         try:
             repo = open_mirror(self.repository_id.url, self.env["release.settings"]._path("git-mirrors"))
             sha = resolve(repo, self.repository_id.url, ref)

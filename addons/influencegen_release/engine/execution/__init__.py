@@ -1,1 +1,2 @@
-"""Running jobs: job workspaces, the Docker runner, chunked logs and secret masking."""
+"""Running jobs: job workspaces, the Docker runner, chunked logs, secret masking, the
+reports and artifacts a finished job leaves, and what a stage's jobs mean (``stages``)."""

@@ -12,7 +12,7 @@ no baseline (``None``), every finding is new.
 
 from dataclasses import dataclass, field
 
-from ..pipeline.spec import SEVERITIES  # ordered from info to critical
+from ..vocabulary import is_at_least
 
 MAX_LISTED = 20
 
@@ -97,7 +97,6 @@ def _tests(criterion, results, _baseline, _waived):
 
 
 def _findings(criterion, results, baseline, waived):
-    threshold = SEVERITIES.index(criterion["severity"])
     problems, warnings, counted, accepted = [], [], [], []
     for key in criterion["from"]:
         task = _result(results, key)
@@ -109,7 +108,7 @@ def _findings(criterion, results, baseline, waived):
         unknown = [f"task {key}: {u}" for u in task.unknown]
         (warnings if criterion.get("unknown") == "warn" else problems).extend(unknown)
         for finding in task.findings:
-            if SEVERITIES.index(finding.severity) < threshold:
+            if not is_at_least(finding.severity, criterion["severity"]):
                 continue
             if criterion.get("tools") and finding.tool not in criterion["tools"]:
                 continue

@@ -1,1 +1,2 @@
-"""Git: mirrors, refs, commit authors, and release versions read from tags and manifests."""
+"""Git: mirrors, refs, commit authors, release versions read from tags and manifests, and
+what a push names (``push``)."""

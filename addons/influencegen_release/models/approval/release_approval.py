@@ -1,12 +1,15 @@
+import hashlib
 import json
 from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ...engine.approval import policy as policy_engine
+from ...engine.source.git_source import GitSourceError, commit_author
+from ...engine.vocabulary import ROLE_GROUP
 
 APPROVAL_STATES = [
     ("pending", "Pending"),
@@ -14,9 +17,9 @@ APPROVAL_STATES = [
     ("rejected", "Rejected"),
     ("void", "Void"),
 ]
-ROLE_GROUP = "influencegen_release.group_release_%s"
 ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
 ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
+DEPLOYABLE_KINDS = ("odoo_modules", "n8n_workflows", "image", "iac_plan")  # what an approval binds to
 
 
 class ReleaseApproval(models.Model):
@@ -95,8 +98,9 @@ class ReleaseApproval(models.Model):
     @api.depends_context("uid")
     @api.depends("state", "vote_ids")
     def _compute_can_decide(self):
+        Vote = self.env["release.approval.vote"]
         for approval in self:
-            approval.can_decide = not approval._refusal(self.env.user, policy_engine.REJECT)
+            approval.can_decide = not Vote._refusal(approval, self.env.user, policy_engine.REJECT)
 
     @api.depends("run_id.finding_ids")
     def _compute_finding_summary(self):
@@ -171,68 +175,69 @@ class ReleaseApproval(models.Model):
             )
         return result
 
-    # -- decisions --------------------------------------------------------------------------
+    # -- decisions; requests, activities, deadlines (called by the run's state machine) --------
     def _decide(self, decision, comment):
         """Record the current user's vote; the request's state follows from the votes."""
         self.ensure_one()
         return self.env["release.approval.vote"].create({"approval_id": self.id, "decision": decision, "comment": comment})
 
-    def _record_vote(self, vote):
-        """After a vote: close the voter's activity, log it, and settle a decided request.
-        Asking the next approvers (activities subscribe them) is the scheduler's job."""
-        self._close_activities(self.activity_ids.filtered(lambda a: a.user_id == vote.user_id), vote._label())
-        self.message_post(body=vote._label(), message_type="comment", subtype_xmlid="mail.mt_note")
-        if self.state != "pending":
-            self._on_decided()
-        self.run_id._wake_scheduler()
-
-    def _refusal(self, user, decision, comment=None):
-        """``(exception class, message)`` when ``user`` may not cast ``decision`` now, else None.
-        Access errors for who the user is; user errors for what the request needs."""
-        if self.state != "pending" or not self.policy_json:
-            return UserError, self.env._("This request is %(state)s: it takes no more decisions.", state=self.state)
-        if decision not in policy_engine.DECISIONS:
-            return UserError, self.env._("The decision must be 'approve' or 'reject', got %(d)r.", d=decision)
-        if user in self.excluded_user_ids:
-            return AccessError, self.env._(
-                "Segregation of duties: %(user)s may not decide on this change (%(why)s).",
-                user=user.name,
-                why=self.exclusion_note,
+    @api.model
+    def _decision(self, run, stage_spec, jobs):
+        """pending, approved or rejected: the current request of the run's stage (``jobs`` are
+        its jobs), asked for when missing and asked for again when the artifact it was bound
+        to changed."""
+        checksum = self._release_checksum(run)
+        approvals = run.approval_ids.filtered(lambda a: a.stage_key == stage_spec["key"] and a.state != "void")
+        current = approvals.sorted("id")[-1:]
+        if current and current.artifact_sha256 != checksum:
+            current._void(
+                self.env._(
+                    "the artifact changed from %(old)s to %(new)s", old=(current.artifact_sha256 or "")[:12], new=checksum[:12]
+                )
             )
-        try:
-            policy_engine.assign_role(self._policy(), self._votes(), user.id, self._user_roles(user), decision)
-        except policy_engine.PolicyError as exc:
-            error = AccessError if "not among the approvers" in str(exc) else UserError
-            return error, self.env._("You cannot decide on %(request)s: %(why)s.", request=self.display_name, why=exc)
-        if comment is None:
-            return None
-        if not comment.strip() and (decision == policy_engine.REJECT or self._policy().get("comment_required")):
-            return UserError, self.env._("A comment is required to %(decision)s this request.", decision=decision)
-        if decision == policy_engine.APPROVE and self.evidence_required and not self._evidence():
-            return UserError, self.env._(
-                "Sign-off needs UAT evidence: record a UAT session of run %(run)s with every scenario passed first.",
-                run=self.run_id.display_name,
-            )
-        return None
+            current = approvals.browse()
+        if not current:
+            self._request(run, stage_spec, jobs[:1].stage_id, checksum)
+            return "pending"
+        if current.state == "pending":
+            current._sync_activities()
+        return current.state
 
-    def _on_decided(self):
-        outcome = dict(APPROVAL_STATES)[self.state].lower()
-        self._close_activities(self.activity_ids, self.env._("Request %(outcome)s.", outcome=outcome))
-        self.run_id.message_post(
-            body=self.env._(
-                "%(stage)s %(outcome)s by %(who)s.",
-                stage=self.stage_id.name,
-                outcome=outcome,
-                who=", ".join(self.vote_ids.mapped("user_id.name")),
-            )
-        )
+    @api.model
+    def _release_checksum(self, run):
+        """What approvals bind to: the deployable artifacts of the run, else its commit."""
+        artifacts = run.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS and a.sha256)
+        lines = sorted(f"{a.kind}:{a.name}:{a.sha256}" for a in artifacts) or [f"commit:{run.commit_sha}"]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
-    # -- requests, activities, deadlines (called by the run's state machine) -----------------
+    @api.model
+    def _excluded_approvers(self, run, exclusions):
+        """Users who may not decide on the run's change, and why (segregation of duties)."""
+        Users = self.env["res.users"].with_context(active_test=False)
+        excluded, notes = Users, []
+        if "triggerer" in exclusions:
+            excluded |= run.triggered_by_id
+            notes.append(self.env._("%(user)s triggered the run", user=run.triggered_by_id.name))
+            if run.pusher:
+                pushers = Users.search(["|", ("login", "=ilike", run.pusher), ("email", "=ilike", run.pusher)])
+                excluded |= pushers
+                notes += [self.env._("%(user)s pushed it", user=u.name) for u in pushers]
+        if "author" in exclusions and run.repository_id and run.commit_sha:
+            try:
+                name, email = commit_author(run.repository_id.url, run.commit_sha, self.env["release.settings"]._path("git-mirrors"))
+            except GitSourceError as exc:
+                notes.append(self.env._("commit author unknown: %(error)s", error=exc))
+            else:
+                authors = Users.search(["|", ("email", "=ilike", email), ("login", "=ilike", email)]) if email else Users
+                excluded |= authors
+                notes.append(self.env._("%(name)s <%(email)s> authored the commit", name=name, email=email))
+        return excluded, "; ".join(notes)
+
     @api.model
     def _request(self, run, stage_spec, stage, checksum):
         spec_policy = stage_spec["approval"]
         now = fields.Datetime.now()
-        excluded, note = run._excluded_approvers(spec_policy.get("exclude", []))
+        excluded, note = self._excluded_approvers(run, spec_policy.get("exclude", []))
         environment = run.job_ids.filtered(lambda j: j.stage_key == stage_spec["key"]).environment_id[:1]
         plan, plan_digest = environment._deployer()._plan(environment, run) if environment else (False, False)
         approval = self.create(
@@ -343,17 +348,13 @@ class ReleaseApproval(models.Model):
             users |= self._role_users(role)
         return users - voted - self.excluded_user_ids
 
-    def _evidence(self):
-        sessions = self.run_id.uat_session_ids.filtered(lambda s: s.state == "submitted" and s.result == "passed")
-        return sessions.sorted("id")[-1:]
-
     def _close_activities(self, activities, feedback):
         for activity in activities:
             activity.action_feedback(feedback=feedback)
 
     def _open_decision(self, decision):
         self.ensure_one()
-        refusal = self._refusal(self.env.user, decision)
+        refusal = self.env["release.approval.vote"]._refusal(self, self.env.user, decision)
         if refusal:
             raise refusal[0](refusal[1])
         return {
@@ -392,8 +393,5 @@ class ReleaseApproval(models.Model):
             "stage": self.stage_id.name,
             "awaiting": self.awaiting or False,
             "artifact_sha256": self.artifact_sha256 or False,
-            "votes": [
-                {"user": v.user_id.login, "role": v.role, "decision": v.decision, "comment": v.comment or ""}
-                for v in self.vote_ids.sorted("id")
-            ],
+            "votes": self.vote_ids.sorted("id")._status(),
         }

@@ -1,15 +1,16 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ...engine.approval.policy import APPROVE, DECISIONS, assign_role
-from .release_approval import ROLE_GROUP
+from ...engine.approval.policy import APPROVE, DECISIONS, REJECT, PolicyError, assign_role
+from ...engine.vocabulary import ROLE_GROUP
+from .release_approval import APPROVAL_STATES
 
 
 class ReleaseApprovalVote(models.Model):
     """One person's decision on one approval request: evidence, never edited or deleted.
 
-    Votes are only created through ``release.approval._decide``, which checks the approver's
-    role, the policy's order, segregation of duties and the required comment or evidence."""
+    Every vote passes ``_refusal`` first: the approver's role, the policy's order,
+    segregation of duties and the required comment or evidence."""
 
     _name = "release.approval.vote"
     _description = "Approval Decision"
@@ -46,7 +47,7 @@ class ReleaseApprovalVote(models.Model):
             )
             approval.invalidate_recordset()
             decision, comment = vals.get("decision"), vals.get("comment") or ""
-            refusal = approval._refusal(self.env.user, decision, comment)
+            refusal = self._refusal(approval, self.env.user, decision, comment)
             if refusal:
                 raise refusal[0](refusal[1])
             role = assign_role(approval._policy(), approval._votes(), self.env.uid, approval._user_roles(self.env.user), decision)
@@ -60,11 +61,11 @@ class ReleaseApprovalVote(models.Model):
                         "role": role,
                         "group_id": self.env.ref(ROLE_GROUP % role).id,
                         "artifact_sha256": approval.artifact_sha256,
-                        "uat_session_id": approval._evidence().id if decision == APPROVE else False,
+                        "uat_session_id": self._evidence(approval).id if decision == APPROVE else False,
                     }
                 ]
             )
-            approval._record_vote(vote)
+            vote._record()
             votes |= vote
         return votes
 
@@ -76,6 +77,67 @@ class ReleaseApprovalVote(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
         raise UserError(self.env._("A decision is evidence: it cannot be deleted."))
+
+    @api.model
+    def _refusal(self, approval, user, decision, comment=None):
+        """``(exception class, message)`` when ``user`` may not cast ``decision`` on request
+        ``approval`` now, else None: access errors for who the user is, user errors for what
+        the request needs. Without ``comment``, the comment and the evidence are not judged."""
+        if approval.state != "pending" or not approval.policy_json:
+            return UserError, self.env._("This request is %(state)s: it takes no more decisions.", state=approval.state)
+        if decision not in DECISIONS:
+            return UserError, self.env._("The decision must be 'approve' or 'reject', got %(d)r.", d=decision)
+        if user in approval.excluded_user_ids:
+            return AccessError, self.env._(
+                "Segregation of duties: %(user)s may not decide on this change (%(why)s).",
+                user=user.name,
+                why=approval.exclusion_note,
+            )
+        try:
+            assign_role(approval._policy(), approval._votes(), user.id, approval._user_roles(user), decision)
+        except PolicyError as exc:
+            error = AccessError if "not among the approvers" in str(exc) else UserError
+            return error, self.env._("You cannot decide on %(request)s: %(why)s.", request=approval.display_name, why=exc)
+        if comment is None:
+            return None
+        if not comment.strip() and (decision == REJECT or approval._policy().get("comment_required")):
+            return UserError, self.env._("A comment is required to %(decision)s this request.", decision=decision)
+        if decision == APPROVE and approval.evidence_required and not self._evidence(approval):
+            return UserError, self.env._(
+                "Sign-off needs UAT evidence: record a UAT session of run %(run)s with every scenario passed first.",
+                run=approval.run_id.display_name,
+            )
+        return None
+
+    @api.model
+    def _evidence(self, approval):
+        """The UAT session a sign-off of ``approval`` links to: the run's latest passed one."""
+        sessions = approval.run_id.uat_session_ids.filtered(lambda s: s.state == "submitted" and s.result == "passed")
+        return sessions.sorted("id")[-1:]
+
+    def _record(self):
+        """After this vote: close the voter's activity, log the vote on its request, and
+        settle the request once decided. Asking the next approvers is the scheduler's job."""
+        self.ensure_one()
+        approval = self.approval_id
+        approval._close_activities(approval.activity_ids.filtered(lambda a: a.user_id == self.user_id), self._label())
+        approval.message_post(body=self._label(), message_type="comment", subtype_xmlid="mail.mt_note")
+        if approval.state != "pending":
+            outcome = dict(APPROVAL_STATES)[approval.state].lower()
+            approval._close_activities(approval.activity_ids, self.env._("Request %(outcome)s.", outcome=outcome))
+            approval.run_id.message_post(
+                body=self.env._(
+                    "%(stage)s %(outcome)s by %(who)s.",
+                    stage=approval.stage_id.name,
+                    outcome=outcome,
+                    who=", ".join(approval.vote_ids.mapped("user_id.name")),
+                )
+            )
+        approval.run_id._wake_scheduler()
+
+    def _status(self):
+        """These votes as the status of their request lists them."""
+        return [{"user": v.user_id.login, "role": v.role, "decision": v.decision, "comment": v.comment or ""} for v in self]
 
     def _label(self):
         self.ensure_one()

@@ -1,7 +1,7 @@
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from .release_approval import ROLE_GROUP
+from ...engine.vocabulary import ROLE_GROUP
 
 
 class ReleaseChecklistItem(models.Model):
@@ -45,6 +45,18 @@ class ReleaseChecklistItem(models.Model):
             self._validate_check(vals.get("state"), vals.get("note", ""), vals.get("checked_by_id"))
         return super().write(vals)
 
+    @api.model
+    def _settle(self, run):
+        """A waiting checklist job of ``run`` ends when its items are all done, or fails on a failed one."""
+        for job in run.job_ids.filtered(lambda j: j.state == "waiting" and j.mode == "checklist"):
+            items = run.checklist_item_ids.filtered(lambda i, j=job: i.job_id == j)
+            failed = items.filtered(lambda i: i.state == "failed")
+            if failed:
+                reason = "; ".join(f"{i.name}: {i.note} ({i.checked_by_id.name})" for i in failed)
+                job._fail(reason[:250], exit_code=1)
+            elif items and not items.filtered(lambda i: i.state == "todo"):
+                job._finish("succeeded", exit_code=0)
+
     def _check(self, result, note):
         self.write({"state": result, "note": note or False, "checked_by_id": self.env.uid, "checked_at": fields.Datetime.now()})
         for item in self:
@@ -60,6 +72,13 @@ class ReleaseChecklistItem(models.Model):
             )
         self.run_id._wake_scheduler()
         return True
+
+    def _status(self):
+        """These items as a run's status lists them."""
+        return [
+            {"id": i.id, "task": i.job_id.task_key, "item": i.name, "state": i.state, "by": i.checked_by_id.login or False}
+            for i in self
+        ]
 
     def _validate_check(self, result, note, checked_by):
         if result not in ("done", "failed"):

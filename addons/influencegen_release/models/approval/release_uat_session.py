@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ...engine.execution.stages import stage_state
+
 RESULTS = [("passed", "Passed"), ("failed", "Failed"), ("incomplete", "Incomplete")]
 
 
@@ -48,7 +50,7 @@ class ReleaseUatSession(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             if vals.get("run_id") and "environment_id" not in vals:
-                vals["environment_id"] = self.env["release.run"].browse(vals["run_id"])._last_environment().id
+                vals["environment_id"] = self._deployed_environment(self.env["release.run"].browse(vals["run_id"])).id
         return super().create(vals_list)
 
     def write(self, vals):
@@ -72,3 +74,12 @@ class ReleaseUatSession(models.Model):
                 )
             )
         return True
+
+    @api.model
+    def _deployed_environment(self, run):
+        """The environment of the last stage of ``run`` that deployed successfully: what testers test."""
+        for stage in reversed(run._spec().get("stages", [])):
+            jobs = run._stage_jobs(stage)
+            if stage.get("environment") and jobs and stage_state(jobs) == "succeeded":
+                return jobs.environment_id[:1]
+        return self.env["release.environment"]

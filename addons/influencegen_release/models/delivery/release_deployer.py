@@ -1,7 +1,7 @@
 from odoo import api, models
 from odoo.exceptions import UserError
 
-from .release_deployment import SUCCESSFUL
+from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 
 
 class ReleaseDeployer(models.AbstractModel):

@@ -8,7 +8,6 @@ OUTCOMES = [
     ("failed", "Failed, restored"),
     ("error", "Failed"),
 ]
-SUCCESSFUL = ("deployed", "unchanged")  # outcomes after which the environment runs the artifact
 
 
 class ReleaseDeployment(models.Model):

@@ -5,13 +5,13 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ...engine.pipeline.spec import CREDENTIAL_REF, TIERS
-from .release_deployment import SUCCESSFUL
+from ...engine.pipeline.spec import CREDENTIAL_REF
+from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
+from ...engine.vocabulary import TIER_SEQUENCE, TIERS, role_group
 
-TIER_SEQUENCE = {"development": 10, "staging": 20, "production": 30}
 WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
 BOARD_KINDS = ("odoo", "n8n", "docker", "iac")  # the board's rows, in this order
-RELEASE_MANAGER = "influencegen_release.group_release_release_manager"
+RELEASE_MANAGER = role_group("release_manager")
 
 
 class ReleaseEnvironment(models.Model):

@@ -11,7 +11,9 @@ from odoo import Command, api, fields, models
 from odoo.tools import html2plaintext, plaintext2html
 
 from ...engine.execution.masking import Masker
+from ...engine.execution.stages import stage_events, stage_state
 from ...engine.pipeline.spec import NOTIFY_EVENTS
+from ...engine.vocabulary import ROLE_GROUP
 
 _logger = logging.getLogger(__name__)
 
@@ -19,12 +21,10 @@ MAX_ATTEMPTS = 6
 BACKOFF_MINUTES = (1, 2, 4, 8, 16)  # wait after the 1st, 2nd... failed attempt
 BATCH_SIZE = 50  # notifications sent per cron run; the cron re-runs itself while more are due
 SLACK_TIMEOUT_S = 5
-DEPLOY_ACTIONS = frozenset({"odoo.deploy", "n8n.deploy", "image.deploy"})
-APPLY_ACTIONS = frozenset({"iac.apply"})
-PUSH_ACTIONS = frozenset({"image.push"})
-PLAN_REPORTS = frozenset({"terraform-plan-json"})
-PLAN_ACTIONS = frozenset({"iac.plan"})  # its plan is the stage's iac_plan artifact
 PLAN_LINES = 50  # changes listed in a plan_ready message
+FAILURE_EVENTS = {"build_failed", "validation_failed", "scan_failed", "run_failed"}
+# What a failed quality gate is called, by pipeline kind (the seed's notification events).
+GATE_FAILURE_EVENT = {"odoo": "build_failed", "n8n": "validation_failed", "iac": "validation_failed", "docker": "scan_failed"}
 
 
 class ReleaseNotification(models.Model):
@@ -32,6 +32,8 @@ class ReleaseNotification(models.Model):
 
     Queuing only writes records, so a run never waits for (or fails because of) a mail
     server or a Slack webhook. Webhook URLs are secrets: only their reference is stored.
+    The rules a run follows are those of its snapshot (``notifications`` of the pipeline spec
+    it started with): the ``release.notification.rule`` records only show them.
     """
 
     _name = "release.notification"
@@ -81,7 +83,7 @@ class ReleaseNotification(models.Model):
     # -- queuing ------------------------------------------------------------------------------
     @api.model
     def _enqueue(self, run, event, subject, body, stage_key=False):
-        """Queue one notification per channel of each rule of the run's pipeline that listens to
+        """Queue one notification per channel of each rule of the run's snapshot that listens to
         ``event``; note on the run what was queued and wake the delivery cron. With
         ``stage_key``, an event already queued for that stage of the run is not queued again.
 
@@ -111,6 +113,7 @@ class ReleaseNotification(models.Model):
         followers = run.pipeline_id.message_partner_ids
         values = []
         for rule in rules:
+            channels = rule.get("channels", [])
             common = {
                 "run_id": run.id,
                 "pipeline_id": run.pipeline_id.id,
@@ -119,11 +122,11 @@ class ReleaseNotification(models.Model):
                 "body": body,
                 "stage_key": stage_key or False,
             }
-            if rule.channel_email:
-                partners = (followers | rule.group_ids.users.filtered("active").partner_id).filtered("email")
+            if "email" in channels:
+                partners = (followers | self._rule_users([rule]).filtered("active").partner_id).filtered("email")
                 values.append(dict(common, channel="email", partner_ids=[Command.set(partners.ids)]))
-            if rule.channel_slack:
-                values.append(dict(common, channel="slack", webhook_ref=rule.slack_webhook_ref or False))
+            if "slack" in channels:
+                values.append(dict(common, channel="slack", webhook_ref=rule.get("slack_webhook") or False))
         notifications = outbox.create(values)
         unaddressed = notifications.filtered(lambda n: n.channel == "email" and not n.partner_ids)
         unaddressed.write({"state": "failed", "next_attempt_at": False, "last_error": self.env._("No recipient has an email address.")})
@@ -141,16 +144,21 @@ class ReleaseNotification(models.Model):
         return notifications
 
     def _rules_for(self, run, event, stage_key=False):
-        """The run's pipeline rules listening to ``event``; none when this stage already notified it."""
-        rules = run.pipeline_id.notification_ids.filtered(
-            lambda r: event in {e.strip() for e in (r.events or "").split(",")}
-        )
+        """The rules of the run's snapshot listening to ``event``; none when this stage already notified it."""
+        rules = [rule for rule in run._spec().get("notifications", []) if event in rule.get("events", [])]
         if rules and stage_key:
             done = self.search_count(
                 [("run_id", "=", run.id), ("event", "=", event), ("stage_key", "=", stage_key)], limit=1
             )
-            return rules.browse() if done else rules
+            return [] if done else rules
         return rules
+
+    def _rule_users(self, rules):
+        """The members of the groups (roles) snapshot ``rules`` notify."""
+        groups = self.env["res.groups"]
+        for role in {role for rule in rules for role in rule.get("groups", [])}:
+            groups |= self.env.ref(ROLE_GROUP % role)
+        return groups.users
 
     @api.model
     def _notify_stage(self, run, stage_spec, outcome):
@@ -180,8 +188,7 @@ class ReleaseNotification(models.Model):
     def _run_body(self, run):
         lines = [self._run_line(run)]
         for stage in run._spec().get("stages", []):
-            jobs = run.job_ids.filtered(lambda j, key=stage["key"]: j.stage_key == key)
-            lines.append(f"- {stage['name']}: {run._stage_state(jobs)}")
+            lines.append(f"- {stage['name']}: {stage_state(run._stage_jobs(stage))}")
         return "\n".join(lines)
 
     def _stage_body(self, run, stage_spec, outcome, event):
@@ -214,35 +221,50 @@ class ReleaseNotification(models.Model):
 
     @api.model
     def _events_for_stage(self, stage_spec, outcome):
-        """Events a finished stage of a run's spec gives: ``outcome`` is 'succeeded' or 'failed'.
+        """Events a finished stage of a run's spec gives (``engine.execution.stages.stage_events``)."""
+        code = stage_spec.get("environment")
+        Environment = self.env["release.environment"].with_context(active_test=False)
+        environment = Environment.search([("code", "=", code)], limit=1) if code else Environment
+        return stage_events(stage_spec, outcome, environment.kind)
 
-        A stage with an environment deploys (odoo.deploy, n8n.deploy, image.deploy) or applies
-        (iac.apply, or any stage on an infrastructure environment); a failed stage without an
-        environment is a failed build; a failed stage on an environment that neither deploys nor
-        applies failed a validation. image.push also gives push_succeeded, a Terraform plan
-        report plan_ready.
-        """
-        uses = {task.get("uses") for task in stage_spec.get("tasks", [])}
-        reports = {report.get("format") for task in stage_spec.get("tasks", []) for report in task.get("reports") or []}
-        environment = stage_spec.get("environment")
-        succeeded = outcome == "succeeded"
-        events = []
-        if environment:
-            Environment = self.env["release.environment"].with_context(active_test=False)
-            kind = Environment.search([("code", "=", environment)], limit=1).kind
-            if uses & APPLY_ACTIONS or (kind == "iac" and not uses & DEPLOY_ACTIONS):
-                events.append("apply_succeeded" if succeeded else "apply_failed")
-            elif uses & DEPLOY_ACTIONS:
-                events.append("deploy_succeeded" if succeeded else "deploy_failed")
-            elif not succeeded:
-                events.append("validation_failed")
-        elif not succeeded:
-            events.append("build_failed")
-        if succeeded and uses & PUSH_ACTIONS:
-            events.append("push_succeeded")
-        if succeeded and (reports & PLAN_REPORTS or uses & PLAN_ACTIONS):
-            events.append("plan_ready")
-        return events
+    @api.model
+    def _notify_failure(self, run, subject, body):
+        """Tell the person who started the run and the groups the run's failure notification
+        rules name, and queue the run's notifications (email, Slack) of the failed gate, named
+        after the pipeline's kind (GATE_FAILURE_EVENT)."""
+        rules = [
+            rule for rule in run._spec().get("notifications", [])
+            if "email" in rule.get("channels", []) and set(rule.get("events", [])) & FAILURE_EVENTS
+        ]
+        # Group members who read mail get the outbox's email, not a second one from here.
+        users = self._rule_users(rules)
+        emailed = users.filtered(lambda u: u.notification_type == "email" and u.email)
+        partners = ((users | run.triggered_by_id) - emailed).partner_id
+        run.message_post(
+            body=body, subject=subject, message_type="comment", subtype_xmlid="mail.mt_comment", partner_ids=partners.ids
+        )
+        return self._enqueue(run, GATE_FAILURE_EVENT.get(run.pipeline_id.kind, "build_failed"), subject, body)
+
+    @api.model
+    def _notify_rollback(self, run, stage_spec, changed):
+        """A deployment stage failed after ``changed`` jobs changed its environment: tell the
+        run and give each Release Manager a to-do to roll back, with the run's rollback rule."""
+        rollback = run._spec().get("rollback") or {}
+        body = self.env._(
+            "%(stage)s failed after %(jobs)s changed %(env)s: rollback required (%(strategy)s).",
+            stage=stage_spec["name"],
+            jobs=", ".join(changed.mapped("name")),
+            env=stage_spec["environment"],
+            strategy=rollback.get("strategy", "none"),
+        )
+        run.message_post(body=body)
+        for user in self.env.ref(ROLE_GROUP % "release_manager").users.filtered("active"):
+            run.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=self.env._("Roll back %(env)s", env=stage_spec["environment"]),
+                note=body,
+                user_id=user.id,
+            )
 
     # -- delivery -----------------------------------------------------------------------------
     @api.model

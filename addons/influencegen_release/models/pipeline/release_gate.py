@@ -2,7 +2,7 @@ import json
 
 from odoo import api, fields, models
 
-from ...engine.pipeline.spec import SEVERITIES
+from ...engine.vocabulary import SEVERITIES
 
 
 def describe_criterion(criterion):

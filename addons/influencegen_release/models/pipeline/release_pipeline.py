@@ -1,8 +1,12 @@
+import hashlib
 import json
+
+from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ...engine.execution.stages import job_plan
 from ...engine.pipeline.spec import ROLLBACK_STRATEGIES
 
 
@@ -154,3 +158,75 @@ class ReleasePipeline(models.Model):
         """The normalised definition this pipeline was synced from (a dict)."""
         self.ensure_one()
         return json.loads(self.spec_json or "{}")
+
+    # -- runs ---------------------------------------------------------------------------------
+    def _trigger(self, repository, params):
+        """Start this pipeline's run of a push (``params``: repository, ref, sha, before,
+        pusher) once: a push seen again finds the run it started. Return the run's summary."""
+        self.ensure_one()
+        Run = self.env["release.run"]
+        fingerprint = self._run_fingerprint(repository, params)
+        existing = Run.search([("fingerprint", "=", fingerprint)], limit=1)
+        if existing:
+            return existing._summary()
+        try:
+            with self.env.cr.savepoint():
+                run = self._create_run(repository, params, fingerprint)
+        except pg_errors.UniqueViolation:
+            # Another call created it a moment ago; our snapshot cannot see it, a new cursor can.
+            with self.env.registry.cursor() as cr:
+                return Run.with_env(self.env(cr=cr)).search([("fingerprint", "=", fingerprint)], limit=1)._summary()
+        return run._summary()
+
+    def _run_fingerprint(self, repository, params):
+        """What identifies a run: this pipeline's definition on one commit of one ref."""
+        self.ensure_one()
+        identity = {
+            "pipeline": self.code,
+            "definition": self.source_checksum,
+            "repository": repository.id,
+            "ref": params["ref"],
+            "sha": params["sha"],
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def _create_run(self, repository, params, fingerprint):
+        """A new run of this pipeline on ``params`` with one job per task. Its snapshot is
+        ``params["spec"]`` when given (a retry, a revert), else this pipeline's definition now:
+        the run follows its snapshot, whatever later happens to the pipeline's records."""
+        self.ensure_one()
+        spec = params.get("spec") or self._spec()
+        params = dict(params, pipeline=self.code, spec=spec)
+        run = self.env["release.run"].create(
+            {
+                "pipeline_id": self.id,
+                "repository_id": repository.id,
+                "ref": params["ref"],
+                "commit_sha": params["sha"],
+                "before_sha": params.get("before") or False,
+                "pusher": params.get("pusher") or False,
+                "fingerprint": fingerprint,
+                "params_json": json.dumps(params, sort_keys=True),
+            }
+        )
+        Stage, Task = self.env["release.stage"], self.env["release.task"]
+        stages = {s.key: s for s in Stage.with_context(active_test=False).search([("pipeline_id", "=", self.id)])}
+        tasks = {t.key: t for t in Task.with_context(active_test=False).search([("pipeline_id", "=", self.id)])}
+        codes = {stage["environment"] for stage in spec["stages"] if stage.get("environment")}
+        Environment = self.env["release.environment"].with_context(active_test=False)
+        environments = {e.code: e for e in Environment.search([("code", "in", list(codes))])}
+        jobs = []
+        for job in job_plan(spec, params["ref"]):
+            environment = environments.get(job.pop("environment"), Environment)
+            stage_id, task_id = stages[job["stage_key"]].id, tasks[job["task_key"]].id
+            jobs.append(dict(job, run_id=run.id, stage_id=stage_id, task_id=task_id, environment_id=environment.id))
+        self.env["release.job"].create(jobs)
+        run.message_post(
+            body=self.env._(
+                "Run queued for %(ref)s at %(sha)s by %(who)s.",
+                ref=params["ref"],
+                sha=params["sha"][:12],
+                who=params.get("pusher") or self.env.user.name,
+            )
+        )
+        return run

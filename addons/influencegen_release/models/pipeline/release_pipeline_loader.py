@@ -8,8 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools.misc import file_path
 
 from ...engine.pipeline.spec import SpecError, checksum, load_pipeline_file
-from ..approval.release_approval import ROLE_GROUP
-from ..delivery.release_environment import TIER_SEQUENCE
+from ...engine.vocabulary import ROLE_GROUP, TIER_SEQUENCE
 
 SEED_DIR = "influencegen_release/data/pipelines"
 QUIET = {"mail_create_nolog": True, "active_test": False}
@@ -177,14 +176,11 @@ class ReleasePipelineLoader(models.AbstractModel):
         }
         kept_tasks = set()
         for spec in stages:
-            vals = self._stage_vals(pipeline, spec, environments)
-            stage = existing.pop(spec["key"], None)
             label = f"Stage '{spec['name']}'"
-            if stage:
-                changes += self._apply(stage, vals, label)
-            else:
-                stage = self.env["release.stage"].with_context(**QUIET).create(vals)
-                changes.append(f"{label} added")
+            stage, lines = self._upsert(
+                existing.pop(spec["key"], None), "release.stage", self._stage_vals(pipeline, spec, environments), label
+            )
+            changes += lines
             changes += self._sync_lines(
                 stage.approval_rule_ids,
                 [self._rule_vals(stage, r, i) for i, r in enumerate((spec["approval"] or {}).get("rules", []))],
@@ -193,24 +189,16 @@ class ReleasePipelineLoader(models.AbstractModel):
             )
             for task_spec in spec["tasks"]:
                 kept_tasks.add(task_spec["key"])
-                task_vals = self._task_vals(stage, task_spec)
-                task = tasks.get(task_spec["key"])
                 task_label = f"{label} › task '{task_spec['name']}'"
-                if task:
-                    changes += self._apply(task, task_vals, task_label)
-                else:
-                    self.env["release.task"].with_context(**QUIET).create(task_vals)
-                    changes.append(f"{task_label} added")
+                changes += self._upsert(
+                    tasks.get(task_spec["key"]), "release.task", self._task_vals(stage, task_spec), task_label
+                )[1]
             gates = {g.key: g for g in stage.with_context(active_test=False).gate_ids}
             for gate_spec in spec["gates"]:
-                gate_vals = self._gate_vals(stage, gate_spec)
-                gate = gates.pop(gate_spec["key"], None)
                 gate_label = f"{label} › gate '{gate_spec['name']}'"
-                if gate:
-                    changes += self._apply(gate, gate_vals, gate_label)
-                else:
-                    self.env["release.gate"].with_context(**QUIET).create(gate_vals)
-                    changes.append(f"{gate_label} added")
+                changes += self._upsert(
+                    gates.pop(gate_spec["key"], None), "release.gate", self._gate_vals(stage, gate_spec), gate_label
+                )[1]
             changes += self._archive(gates.values(), f"{label} › gate")
         changes += self._archive([t for k, t in tasks.items() if k not in kept_tasks], "Task")
         for stage in existing.values():
@@ -243,19 +231,25 @@ class ReleasePipelineLoader(models.AbstractModel):
             "slack_webhook_ref": spec["slack_webhook"] or False,
         }
 
-    def _stage_vals(self, pipeline, spec, environments):
-        approval = spec["approval"] or {}
+    def _defined_vals(self, spec, parent):
+        """What a stage, a task and a gate alike take from their spec; ``parent`` links it."""
         return {
-            "pipeline_id": pipeline.id,
+            **parent,
             "sequence": spec["sequence"],
             "key": spec["key"],
             "name": spec["name"],
             "description": spec["description"] or False,
             "active": True,
+            "requirements": ", ".join(spec["requirements"]) or False,
+        }
+
+    def _stage_vals(self, pipeline, spec, environments):
+        approval = spec["approval"] or {}
+        return {
+            **self._defined_vals(spec, {"pipeline_id": pipeline.id}),
             "trigger": spec["trigger"],
             "branch_patterns": ", ".join(spec["branches"]) or False,
             "environment_id": environments[spec["environment"]].id if spec["environment"] else False,
-            "requirements": ", ".join(spec["requirements"]) or False,
             "approval_order": approval.get("order", "parallel"),
             "approval_deadline_hours": approval.get("deadline", 72 * 3600) // 3600,
             "approval_remind_hours": approval.get("remind", 24 * 3600) // 3600,
@@ -278,14 +272,8 @@ class ReleasePipelineLoader(models.AbstractModel):
 
     def _task_vals(self, stage, spec):
         return {
-            "stage_id": stage.id,
-            "sequence": spec["sequence"],
-            "key": spec["key"],
-            "name": spec["name"],
-            "description": spec["description"] or False,
-            "active": True,
+            **self._defined_vals(spec, {"stage_id": stage.id}),
             "tool": spec["tool"] or False,
-            "requirements": ", ".join(spec["requirements"]) or False,
             "mode": spec["mode"],
             "image": spec["image"] or False,
             "command": spec["run"] or False,
@@ -309,16 +297,10 @@ class ReleasePipelineLoader(models.AbstractModel):
 
     def _gate_vals(self, stage, spec):
         return {
-            "stage_id": stage.id,
-            "sequence": spec["sequence"],
-            "key": spec["key"],
-            "name": spec["name"],
-            "description": spec["description"] or False,
-            "active": True,
+            **self._defined_vals(spec, {"stage_id": stage.id}),
             "gate_type": spec["type"],
             "criteria_json": json.dumps(spec["criteria"], sort_keys=True),
             "baseline": spec["baseline"],
-            "requirements": ", ".join(spec["requirements"]) or False,
         }
 
     # -- generic helpers ----------------------------------------------------------------------
@@ -368,6 +350,13 @@ class ReleasePipelineLoader(models.AbstractModel):
         record.write(changed)
         return lines
 
+    def _upsert(self, record, model, vals, label):
+        """Update ``record`` with what changed in ``vals``, or create it when there is none;
+        return the record and readable change lines."""
+        if record:
+            return record, self._apply(record, vals, label)
+        return self.env[model].with_context(**QUIET).create(vals), [f"{label} added"]
+
     def _sync_lines(self, existing, wanted, match_field, label):
         """Sync simple configuration lines (no history of their own): update, add, remove."""
         changes = []
@@ -375,14 +364,9 @@ class ReleasePipelineLoader(models.AbstractModel):
         for line in existing:
             value = line[match_field]
             by_key[value.id if hasattr(value, "id") else value] = line
-        model = self.env[existing._name].with_context(**QUIET)
         for vals in wanted:
             line = by_key.pop(vals[match_field], None)
-            if line:
-                changes += self._apply(line, vals, f"{label} {line.display_name}")
-            else:
-                model.create(vals)
-                changes.append(f"{label} added")
+            changes += self._upsert(line, existing._name, vals, f"{label} {line.display_name}" if line else label)[1]
         for line in by_key.values():
             changes.append(f"{label} {line.display_name} removed")
             line.unlink()

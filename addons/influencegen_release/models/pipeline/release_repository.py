@@ -109,6 +109,50 @@ class ReleaseRepository(models.Model):
             self.message_post(body=self.env._("Poll started %(runs)s.", runs=", ".join(f"{r['pipeline']} #{r['id']}" for r in runs)))
         return runs
 
+    @api.model
+    def _from_payload(self, name):
+        """The repository a push names, by name or by URL."""
+        if not name:
+            raise UserError(self.env._("The payload names no repository."))
+        repository = self.search([("name", "=", name)], limit=1) or self.search([("url", "=", name)], limit=1)
+        if not repository:
+            raise UserError(
+                self.env._(
+                    "Unknown repository %(name)r: configure it under Release > Configuration > Repositories.", name=name
+                )
+            )
+        return repository
+
+    def _pipelines_for(self, ref, code=False):
+        """The pipelines a push of ``ref`` starts here: pipeline ``code`` when the push names
+        one, else every pipeline with a push or tag trigger matching the ref."""
+        self.ensure_one()
+        candidates = self.pipeline_ids
+        if code:
+            pipeline = candidates.filtered(lambda p: p.code == code)
+            if not pipeline:
+                raise UserError(
+                    self.env._(
+                        "Pipeline %(code)r does not run on repository %(repo)s (it runs: %(codes)s).",
+                        code=code,
+                        repo=self.name,
+                        codes=", ".join(candidates.mapped("code")) or "-",
+                    )
+                )
+            return pipeline
+        matching = candidates.filtered(lambda p: any(t._matches_ref(ref) for t in p.trigger_ids))
+        if not matching:
+            patterns = {t.branch_patterns or t.tag_patterns for t in candidates.trigger_ids if t.event in ("push", "tag")}
+            raise UserError(
+                self.env._(
+                    "%(ref)s matches no pipeline of repository %(repo)s (trigger patterns: %(patterns)s).",
+                    ref=ref,
+                    repo=self.name,
+                    patterns="; ".join(sorted(p for p in patterns if p)) or "none",
+                )
+            )
+        return matching
+
     def _load_pipeline_file(self, ref):
         self.ensure_one()
         try:

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ...engine.pipeline.spec import SEVERITIES
+from ...engine.vocabulary import SEVERITIES
 
 
 class ReleaseFinding(models.Model):

@@ -1,11 +1,19 @@
+import logging
 import os
 import re
+from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ...engine.execution import outputs
+from ...engine.execution.docker_runner import LogCursor, RunnerError
 from ...engine.execution.log_store import LogStore
 from ...engine.quality.gates import TaskResult
 from ...engine.quality.reports import Finding, TestResult
+from ...engine.vocabulary import ROLE_GROUP
+from .release_action import ActionError
+
+_logger = logging.getLogger(__name__)
 
 JOB_STATES = [
     ("pending", "Pending"),
@@ -18,7 +26,6 @@ JOB_STATES = [
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
-DONE_STATES = ("succeeded", "failed", "cancelled", "skipped")
 # What the log viewer's "first error" looks for: words tools print on errors, and FAIL in capitals
 # (pytest, unittest), not "0 failed" of a summary; also right after an ANSI colour code.
 _WORD_START = rb"(?:\b|(?<=\x1b\[\dm)|(?<=\x1b\[\d\dm)|(?<=;\dm)|(?<=;\d\dm))"
@@ -26,9 +33,25 @@ ERROR_LINE = re.compile(_WORD_START + rb"(?:(?i:error|fatal|traceback|exception)
 LOG_PAGE_BYTES = 256 * 1024
 # Changes the run graph and the log viewer show live (release.run._notify_ui).
 LIVE_FIELDS = {"state", "log_size", "attempt", "exit_code", "started_at", "finished_at"}
+# What a job back in the queue no longer holds: its host, claim, container, deadline, log position.
+UNCLAIMED = {
+    "runner_id": False,
+    "claim_token": False,
+    "claimed_at": False,
+    "container_id": False,
+    "deadline_at": False,
+    "log_cursor_ns": False,
+    "log_cursor_seen": 0,
+}
 
 
 class ReleaseJob(models.Model):
+    """One task of one run. Its life is a few named transitions (as OCA queue_job names its
+    job states): ``_queue``, ``_set_claimed``, ``_start``/``_adopt``, ``_wait``,
+    ``_finish``/``_fail``, ``_retry``, ``_requeue``, ``_skip``, ``_cancel``. They alone write
+    the state, exit code, failure reason, timestamps and attempt; the run and the scheduler
+    decide when."""
+
     _name = "release.job"
     _description = "Pipeline Job (one task of one run)"
     _order = "run_id desc, stage_sequence, sequence, id"
@@ -146,9 +169,166 @@ class ReleaseJob(models.Model):
         pattern = re.compile(re.escape(text.encode()), re.IGNORECASE) if text else ERROR_LINE
         return self._log_store().find(pattern, int(start or 0))
 
+    # -- transitions ------------------------------------------------------------------------
+    def _queue(self):
+        """pending → queued: the run lets these jobs start."""
+        self.write({"state": "queued"})
+
+    def _skip(self):
+        """pending → skipped: the run will not get to these jobs."""
+        self.write({"state": "skipped"})
+
+    def _cancel(self):
+        """→ cancelled: jobs of a cancelled run that nothing runs any more."""
+        self.write({"state": "cancelled"})
+
+    def _set_claimed(self, runner, token):
+        """queued → starting on ``runner``; committed before the container is started, so a
+        start that dies leaves a claim the reconcile recognises by ``token`` and name."""
+        self.write({"state": "starting", "runner_id": runner.id, "claim_token": token, "claimed_at": fields.Datetime.now()})
+
+    def _start(self, container_id=False):
+        """→ running: in the container just started for this attempt, or (a built-in job,
+        without a container) in the scheduler's transaction."""
+        now = fields.Datetime.now()
+        vals = {"state": "running", "started_at": now, "log_dir": self._log_dir()}
+        if container_id:
+            deadline = now + timedelta(seconds=self._spec()["timeout"])
+            vals.update(container_id=container_id, container_name=self._container_name(), deadline_at=deadline)
+        self.write(vals)
+
+    def _adopt(self, container_id):
+        """starting → running in the container that a start made before its worker died: the
+        container is adopted, never started twice."""
+        _logger.info("job %s adopts container %s", self.id, container_id[:12])
+        self._start(container_id)
+
+    def _wait(self):
+        """→ waiting: a checklist waits for people to confirm its items."""
+        self.write({"state": "waiting"})
+
+    def _finish(self, state, exit_code=None, reason=None):
+        """→ succeeded, failed or cancelled, with the exit code and why (masked); the reason of
+        a job that did not succeed also ends its log."""
+        reason = reason and self._masker().mask(reason)
+        vals = {"state": state, "finished_at": fields.Datetime.now(), "failure_reason": reason or False}
+        if exit_code is not None:
+            vals["exit_code"] = exit_code
+        if reason and state != "succeeded":
+            self._append_log(f"\n[influencegen] {reason}\n")
+        self.write(vals)
+
+    def _fail(self, reason, exit_code=None):
+        self._finish("failed", exit_code, reason)
+
+    def _retry(self, exit_code):
+        """A failure the task declares retryable: the next attempt goes back to the queue."""
+        self._append_log(f"\n[influencegen] exit code {exit_code} is retryable: attempt {self.attempt + 1}\n")
+        self.write(dict(UNCLAIMED, state="queued", attempt=self.attempt + 1, exit_code=exit_code))
+
+    def _requeue(self, reason):
+        """starting → queued, the same attempt: a claim nobody started (``reason`` says why)."""
+        _logger.info("job %s goes back to the queue: %s", self.id, reason)
+        self.write(dict(UNCLAIMED, state="queued"))
+
+    # -- built-in jobs ------------------------------------------------------------------------
+    def _run_builtin(self):
+        """Carry out a job of the product itself (built-in action) or of people (checklist)."""
+        task = self._spec()
+        self._start()
+        if self.mode == "checklist":
+            self._open_checklist(task)
+            return
+        try:
+            message = self.env["release.action"]._run(self, task)
+        except (ActionError, RunnerError) as exc:
+            self._fail(str(exc))
+            return
+        self._append_log(message + "\n")
+        self._finish("succeeded", exit_code=0)
+
+    def _open_checklist(self, task):
+        """People confirm the items (``release.checklist.item``); the run settles the job."""
+        roles = task.get("confirm_by") or []
+        self.env["release.checklist.item"].create(
+            [
+                {"job_id": self.id, "sequence": index, "name": item, "confirm_roles": ",".join(roles)}
+                for index, item in enumerate(task["checklist"], 1)
+            ]
+        )
+        items = "\n".join(f"[ ] {item}" for item in task["checklist"])
+        self._append_log(f"Waiting for {', '.join(roles)} to confirm:\n{items}\n")
+        self._wait()
+        groups = [self.env.ref(ROLE_GROUP % role) for role in roles]
+        partners = self.env["res.users"].browse().union(*(g.users for g in groups)).partner_id
+        self.run_id.message_post(
+            body=self.env._("Checklist %(task)s waits for confirmation:\n%(items)s", task=self.name, items=items),
+            partner_ids=partners.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
+
+    # -- logs, reports, secrets -------------------------------------------------------------
     def _log_store(self):
         self.ensure_one()
         return LogStore(self.log_dir or os.devnull)
+
+    def _log_dir(self):
+        return self.env["release.settings"]._path("logs", f"run-{self.run_id.id}", f"job-{self.id}", f"attempt-{self.attempt}")
+
+    def _container_name(self):
+        """Unique per database, job and attempt: Docker refuses a second start of one attempt."""
+        database = re.sub(r"[^a-zA-Z0-9_.-]", "-", self.env.cr.dbname)
+        return f"igr-{database}-j{self.id}-a{self.attempt}"
+
+    def _append_log(self, text):
+        store = LogStore(self.log_dir or self._log_dir())
+        store.append(self._masker().mask(text).encode())
+        self.write({"log_dir": store.directory, "log_size": store.size()})
+
+    def _copy_logs(self, client, container_id):
+        """Append the container's new log lines, masked, and remember where reading stopped."""
+        cursor = LogCursor(int(self.log_cursor_ns or 0), self.log_cursor_seen)
+        store = LogStore(self.log_dir or self._log_dir())
+        if client.copy_logs(container_id, cursor, store.append, self._masker()):
+            vals = {"log_dir": store.directory, "log_size": store.size(), "log_cursor_ns": str(cursor.ns)}
+            self.write(dict(vals, log_cursor_seen=cursor.seen))
+
+    def _collect_reports(self, work):
+        """Keep the reports and artifacts the task declares (read from the workspace folder
+        ``work``); turn reports into findings and test counts."""
+        summary = outputs.Summary()
+        for output in outputs.collect(work, self._spec(), summary):
+            if output.error:
+                self._append_log(f"\n[influencegen] {output.error}\n")
+                continue
+            if output.findings is not None:
+                self.env["release.finding"]._record(self, output.findings, report=output.path)
+            self.env["release.artifact"]._store(output.path, output.data, self.run_id, self, kind=output.kind, attach_to=self)
+        self.write(
+            {
+                **{f"tests_{name}": count for name, count in summary.tests.items()},
+                "tests_failing": "\n".join(summary.failing) or False,
+                "report_problems": "\n".join(summary.problems) or False,
+                "report_unknown": "\n".join(summary.unknown) or False,
+            }
+        )
+
+    def _secret_refs(self):
+        """The task's secrets as references of ``release.settings._resolve``, by the variable
+        name the container sees: a plain ``NAME``, all the pipeline format allows, is ``env:NAME``."""
+        return {name: f"env:{name}" for name in self._spec().get("secrets", [])}
+
+    def _secrets(self):
+        """The task's secret values by name, resolved as the container starts, never stored."""
+        resolve = self.env["release.settings"]._resolve
+        return {name: resolve(ref) for name, ref in self._secret_refs().items()}
+
+    def _masker(self):
+        """Hides every resolved value this job's log could show: its task's secrets and the
+        credential of its environment (which built-in deploy actions use)."""
+        refs = [*self._secret_refs().values(), self.environment_id.credentials_ref]
+        return self.env["release.settings"]._masker(refs)
 
     def _gate_input(self):
         """This job's results as the gate engine reads them."""

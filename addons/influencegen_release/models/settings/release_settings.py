@@ -1,7 +1,9 @@
 import os
 
 from odoo import api, models
+from odoo.exceptions import AccessError
 
+from ...engine.execution.masking import Masker
 from ...engine.pipeline.spec import CREDENTIAL_REF
 
 # What lives under the data folder: Git mirrors, job workspaces, job logs, Ansible runs, and
@@ -49,7 +51,10 @@ class ReleaseSettings(models.AbstractModel):
         """The value a credential reference names: ``env:NAME`` (the Odoo server's environment),
         ``file:/path`` (the file's content, stripped) or ``param:key`` (a system parameter).
 
-        Resolved when needed and never stored. Errors name the reference, never its value.
+        The one resolver of the addon: environments' and repositories' credentials, webhooks,
+        and the secrets a task names (``NAME`` is ``env:NAME``, see ``release.job._secret_refs``).
+        Resolved when needed and never stored. Errors name the reference, never its value; text
+        that could carry a value on its way to a log goes through ``_masker``.
         """
         if not ref or not CREDENTIAL_REF.match(ref):
             raise ValueError(self.env._("%(ref)s is not a reference (env:NAME, file:/path or param:key)", ref=ref or "''"))
@@ -68,3 +73,17 @@ class ReleaseSettings(models.AbstractModel):
         if not value:
             raise ValueError(self.env._("%(ref)s is not set or empty", ref=ref))
         return value
+
+    @api.model
+    def _masker(self, refs):
+        """A ``Masker`` hiding what these references hold now, for text on its way to a log.
+
+        A reference that does not resolve, or that this user may not read, hides nothing: the
+        code running here cannot have obtained its value either."""
+        values = []
+        for ref in filter(None, refs):
+            try:
+                values.append(self._resolve(ref))
+            except (ValueError, AccessError):
+                continue
+        return Masker(values)

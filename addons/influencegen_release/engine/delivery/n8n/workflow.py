@@ -11,7 +11,7 @@ whatever commit, tag or export it came from. The allowlists are n8n 2.8.4's
 (``dist/public-api/v1/openapi.yml``; the API answers 400 to any other key).
 
 Errors are ``Problem`` values that print as ``file: path: message``; ``rule`` and ``node`` let a
-report (the ``n8n-structure`` format of reports.py) fingerprint them.
+report (the ``n8n-structure`` format of quality/report_json.py) fingerprint them.
 """
 
 import hashlib

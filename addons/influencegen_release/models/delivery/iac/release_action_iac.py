@@ -19,8 +19,8 @@ from ....engine.delivery.iac.ansible_runner import run as run_tool
 from ....engine.execution import workspace
 from ....engine.execution.docker_runner import RunnerError
 from ....engine.quality.reports import Finding, fingerprint
+from ....engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 from ...run.release_action import ActionError
-from ..release_deployment import SUCCESSFUL
 
 IAC_PLAN_FORMAT = 1
 IAC_IMAGE = "influencegen/runner-iac:bookworm"

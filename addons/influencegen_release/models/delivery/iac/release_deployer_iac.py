@@ -9,8 +9,8 @@ from odoo.exceptions import UserError
 from ....engine.delivery.iac import plan as iac_plan
 from ....engine.execution import workspace
 from ....engine.source.git_source import GitSourceError
+from ....engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 from ...run.release_action import ActionError
-from ..release_deployment import SUCCESSFUL
 
 
 class ReleaseDeployerIac(models.AbstractModel):
@@ -120,7 +120,7 @@ class ReleaseDeployerIac(models.AbstractModel):
         params = dict(json.loads(source.params_json), sha=target.commit_sha, before=undone.commit_sha or False, pusher=False)
         attempt = 1 + Run.search_count([("rollback_of_deployment_id", "=", undone.id)])
         identity = f"{source.fingerprint}:rollback:{environment.code}:{undone.id}:{attempt}"
-        run = Run._create_run(source.pipeline_id, source.repository_id, params, hashlib.sha256(identity.encode()).hexdigest())
+        run = source.pipeline_id._create_run(source.repository_id, params, hashlib.sha256(identity.encode()).hexdigest())
         run.write({"is_rollback": True, "rollback_of_deployment_id": undone.id})
         run.message_post(
             body=self.env._(

@@ -7,7 +7,7 @@ from ....engine.delivery.n8n.client import N8nClient, N8nError
 from ....engine.delivery.n8n.client import deploy as n8n_deploy
 from ....engine.delivery.n8n.client import rollback as n8n_rollback
 from ....engine.delivery.n8n.workflow import WorkflowError, normalise, version_of
-from ..release_deployment import SUCCESSFUL
+from ....engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 
 N8N_TIMEOUT = 30  # seconds per n8n API call: an instance busy with its own executions is slow
 READ_TIMEOUT = 10  # seconds per call when only reading (drift, parity): give up on a silent instance

@@ -1,6 +1,6 @@
-"""A target Odoo database for deploy tests and the benchmark: its own odoo-bin on a loopback
-port, this addon installed, a managed addons folder and a deployer user with an API key.
-Also small generated modules, packaged the way ``artifact.package`` does."""
+"""A target Odoo database for the deploy tests, the benchmark and the demo: its own odoo-bin
+on a loopback port, this addon installed, a managed addons folder and a deployer user with an
+API key. Also small generated modules, packaged the way ``artifact.package`` does."""
 
 import os
 import shutil
@@ -9,7 +9,8 @@ import textwrap
 
 from influencegen_release.engine.delivery.odoo import packaging
 
-from .harness import ADDONS, ODOO_SRC, PYTHON, ROOT, Server, create_database, drop_database
+from . import ROOT
+from .odoo_server import ADDONS, ODOO_SRC, PYTHON, Server, create_database, databases, drop_database
 
 MODULES = [f"igr_demo_{letter}" for letter in "abcde"]
 
@@ -103,9 +104,4 @@ class Target:
 
     def kept_databases(self):
         """The databases the agent kept aside after a restore (``<db>_failed_<time>``)."""
-        query = f"SELECT datname FROM pg_database WHERE datname LIKE '{self.db}\\_failed\\_%'"
-        result = subprocess.run(
-            ["psql", "-w", "-h", "127.0.0.1", "-U", os.environ.get("IGR_DB_USER", "odoo"), "-d", "postgres", "-tAc", query],
-            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-        )
-        return result.stdout.split()
+        return databases(f"{self.db}_failed_")

@@ -1,22 +1,24 @@
-"""A real Odoo 18 server for the integration tests and the benchmark.
+"""A real Odoo 18 server for the integration tests, the benchmark and the demo.
 
 ``create_database`` installs the addon once; ``Server`` runs ``odoo-bin`` on a loopback port
-and can be killed like a crash; ``Api`` talks XML-RPC to it.
+and can be killed like a crash; ``Api`` talks XML-RPC to it. ``IGR_IT_PORT`` and ``IGR_IT_DB``
+choose the port and database (scripts/demo and scripts/bench set their own).
 """
 
 import os
 import signal
 import subprocess
 import time
-import uuid
 import xmlrpc.client
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from . import ROOT
+
 ODOO_SRC = os.environ.get("ODOO_SRC", "/opt/odoo18")
 PYTHON = os.environ.get("IGR_PYTHON", "/usr/bin/python3")
 PORT = int(os.environ.get("IGR_IT_PORT", "8269"))
 DB = os.environ.get("IGR_IT_DB", f"igr_it_{os.getpid()}")
 ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons,{ROOT}/addons"
+DB_USER = os.environ.get("IGR_DB_USER", "odoo")
 # PostgreSQL's clients never prompt here (-w): without scripts/lib.sh's PGPASSWORD they would
 # wait on the terminal for a password forever.
 os.environ.setdefault("PGPASSWORD", os.environ.get("IGR_DB_PASSWORD", "odoo"))
@@ -95,10 +97,8 @@ class Api:
         raise AssertionError(f"run {run_id} still {status['state']} after {timeout} s: {status}")
 
 
-
 def create_database(db=DB, addons=ADDONS):
-    user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", user, "--if-exists", db], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", DB_USER, "--if-exists", db], check=True, stdin=subprocess.DEVNULL)
     subprocess.run(
         odoo_cmd("-i", "influencegen_release", "--without-demo=all", "--stop-after-init", "--log-level=warn", db=db, addons=addons),
         check=True,
@@ -109,71 +109,14 @@ def create_database(db=DB, addons=ADDONS):
 
 
 def drop_database(db=DB):
-    user = os.environ.get("IGR_DB_USER", "odoo")
-    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", user, "--if-exists", db], stdin=subprocess.DEVNULL)
+    subprocess.run(["dropdb", "-w", "-h", "127.0.0.1", "-U", DB_USER, "--if-exists", db], stdin=subprocess.DEVNULL)
 
 
-def init_repository(path):
-    import git
-
-    repo = git.Repo.init(path, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Dev").set_value("user", "email", "dev@example.com")
-    os.makedirs(os.path.join(repo.working_tree_dir, ".influencegen"))
-    return repo
-
-
-def commit_pipeline(repo, command, jobs=1, image=None):
-    image = image or os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
-    tasks = "".join(
-        f"        - {{name: Work {i}, key: work{i}, run: '{command}'}}\n" for i in range(1, jobs + 1)
+def databases(prefix):
+    """The databases whose name starts with ``prefix``: what deploys leave beside a target
+    (``<db>_failed_<time>`` kept after a restore, ``<db>_restore_*``)."""
+    result = subprocess.run(
+        ["psql", "-w", "-h", "127.0.0.1", "-U", DB_USER, "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
     )
-    text = (
-        "version: 1\npipeline:\n  code: PL-IT\n  name: Integration\n  kind: odoo\n"
-        "  triggers:\n    - {event: push, branches: ['main']}\n"
-        f"  defaults: {{image: {image}, timeout: 120, memory: 128m, cpus: 0.5}}\n"
-        f"  stages:\n    - name: Work\n      tasks:\n{tasks}"
-    )
-    return commit_pipeline_text(repo, text, f"pipeline: {command} x{jobs}")
-
-
-def commit_pipeline_text(repo, text, message, marker=None):
-    """Commit ``text`` as the repository's pipeline file, with a marker file so that every
-    call makes a new commit (and so a new run)."""
-    path = os.path.join(repo.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    marker_path = os.path.join(repo.working_tree_dir, "marker.txt")
-    with open(marker_path, "w", encoding="utf-8") as handle:
-        handle.write(marker or uuid.uuid4().hex)
-    repo.index.add([path, marker_path])
-    return repo.index.commit(message).hexsha
-
-
-def gated_pipeline(code, name, rule):
-    """A build stage, then a manual production stage decided by ``rule`` (a Go/No-Go)."""
-    image = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
-    return f"""\
-version: 1
-pipeline:
-  code: {code}
-  name: {name}
-  kind: odoo
-  triggers:
-    - {{event: push, branches: ['main']}}
-  defaults: {{image: {image}, timeout: 60, memory: 128m, cpus: 0.5}}
-  stages:
-    - name: Build
-      tasks:
-        - {{name: Build, key: build, run: 'echo built'}}
-    - name: Production
-      key: prod
-      trigger: manual
-      tasks:
-        - {{name: Deploy, key: deploy, run: 'echo deployed'}}
-      approval:
-        rules: [{rule}]
-      gates: [{{name: Go/No-Go, type: manual}}]
-"""
-
-
+    return [name for name in result.stdout.split() if name.startswith(prefix)]

@@ -1,4 +1,4 @@
-"""A throwaway real n8n for the deploy tests.
+"""A throwaway real n8n for the deploy tests and the demo.
 
 Each instance gets its own data folder (SQLite), two free ports on 127.0.0.1 (HTTP and the
 task-runner broker), an owner and a public-API key made through n8n's own REST API, the way a
@@ -158,3 +158,23 @@ class N8nServer:
         except subprocess.TimeoutExpired:
             os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(timeout=10)
+
+
+def manual_workflow(name, id_prefix, node, field, value):
+    """A small inactive workflow: a manual trigger, then a Set node ``node`` that writes
+    ``value`` into ``field``. Its ids start with ``id_prefix`` (8 hex digits)."""
+    return {
+        "name": name,
+        "nodes": [
+            {"id": f"{id_prefix}-0000-4000-8000-000000000001", "name": "Start", "type": "n8n-nodes-base.manualTrigger",
+             "typeVersion": 1, "position": [0, 0], "parameters": {}},
+            {"id": f"{id_prefix}-0000-4000-8000-000000000002", "name": node, "type": "n8n-nodes-base.set",
+             "typeVersion": 3.4, "position": [220, 0],
+             "parameters": {"assignments": {"assignments": [
+                 {"id": f"{id_prefix}-0000-4000-8000-000000000003", "name": field, "value": value, "type": "string"}]},
+                 "options": {}}},
+        ],
+        "connections": {"Start": {"main": [[{"node": node, "type": "main", "index": 0}]]}},
+        "settings": {"executionOrder": "v1"},
+        "active": False,
+    }  # fmt: skip
