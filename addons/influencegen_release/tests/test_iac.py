@@ -95,10 +95,10 @@ class TestIac(SchedulerCase):
         with self.assertRaisesRegex(ActionError, "does not match its recorded sha256"):
             self.Action._iac_document(run.artifact_ids)
         with self.assertRaisesRegex(ValueError, "t-infra-staging: the folder /nonexistent/t-infra-staging does not exist"):
-            self.staging._iac_folder()
+            self.staging._deployer()._folder(self.staging)
         prod = self.env["release.environment"].search([("code", "=", "t-infra-prod")])
         with self.assertRaisesRegex(ValueError, "URL must be file:///absolute/folder"):
-            prod._iac_folder()
+            prod._deployer()._folder(prod)
 
     def test_rollback_creates_the_revert_run_from_the_last_good_commit(self):
         good = self.planned_run("a" * 64)
@@ -117,9 +117,9 @@ class TestIac(SchedulerCase):
         self.assertEqual(revert.pipeline_id, good.pipeline_id)
         self.assertIn("Rollback of t-infra-staging: reverts to commit", revert.message_ids[0].body)
         # Asked again: another revert run, never the same one.
-        again = self.staging.with_user(self.manager)._iac_rollback()
+        again = self.env["release.run"].browse(self.staging.with_user(self.manager)._rollback()["run"])
         self.assertNotEqual(again, revert)
-        self.assertEqual(self.staging._iac_deployment(good.artifact_ids, again, self.job(again, "staging_apply")).rollback_of_id, failed)
+        self.assertEqual(self.staging._new_deployment(good.artifact_ids, again, self.job(again, "staging_apply"), again.rollback_of_deployment_id).rollback_of_id, failed)
 
         # When the latest apply succeeded, the previous good commit is the target.
         Deployment.create({"environment_id": self.staging.id, "artifact_id": bad.artifact_ids.id, "run_id": bad.id, "outcome": "deployed"})
@@ -129,7 +129,7 @@ class TestIac(SchedulerCase):
 
     def test_nothing_to_roll_back_to(self):
         with self.assertRaisesRegex(UserError, "has no successful apply"):
-            self.staging.with_user(self.manager)._iac_rollback()
+            self.staging.with_user(self.manager)._rollback()
 
     def test_bad_parameters_are_named(self):
         params = self.Action._iac_params({"name": "Plan", "with": {"inventory": "infra/{environment}.ini"}})

@@ -12,7 +12,7 @@ from .common import ReleaseCase
 
 @tagged("post_install", "-at_install", "services")  # services: runs a scanner container
 class TestImageEnvironments(ReleaseCase):
-    """Docker environments as registries and services (models/release_environment_image.py);
+    """Docker environments as registries and services (release.deployer.docker);
     the real build, push and deploy run in tests/integration/test_images.py."""
 
     def setUp(self):
@@ -43,15 +43,15 @@ class TestImageEnvironments(ReleaseCase):
 
     def test_registry_credentials_are_resolved_when_used_and_never_named(self):
         with self.assertRaisesRegex(RegistryError, r"param:igr_test.registry_password is not set or empty"):
-            self.registry._registry()
+            self.registry._deployer()._registry(self.registry)
         self.env["ir.config_parameter"].set_param("igr_test.registry_password", "s3cret")
-        registry = self.registry._registry()
+        registry = self.registry._deployer()._registry(self.registry)
         self.assertEqual((registry.host, registry.base, registry.username), ("registry.example.com:5000", "https://registry.example.com:5000", "ci"))
         self.assertEqual(registry.auth_config, {"username": "ci", "password": "s3cret", "serveraddress": "registry.example.com:5000"})
-        self.assertIsNone(self.registry._registry(anonymous=True).auth_config)
+        self.assertIsNone(self.registry._deployer()._registry(self.registry, anonymous=True).auth_config)
         self.registry.url = "http://registry.example.com:5000"
         with self.assertRaisesRegex(RegistryError, "plain HTTP is only allowed on a loopback host"):
-            self.registry._registry()
+            self.registry._deployer()._registry(self.registry)
 
     def test_an_image_never_pushed_is_not_deployed(self):
         artifact = self.env["release.artifact"].create(

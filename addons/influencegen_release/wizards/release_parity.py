@@ -2,16 +2,14 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from ..engine.delivery.n8n.client import N8nClient, N8nError
-from ..engine.delivery.n8n.workflow import normalise, version_of
-from ..engine.delivery.odoo.target import TargetError
 from ..engine.delivery.parity import compare, describe
 
 
 class ReleaseParity(models.TransientModel):
-    """Environment parity report (REQ-DI-ENVPAR), read live from the targets themselves:
-    installed module versions and code checksums of Odoo targets, workflow versions and
-    active flags of n8n targets. A component that differs, or is missing somewhere, drifts."""
+    """Environment parity report (REQ-DI-ENVPAR), read live from the targets themselves by
+    their deployers (``_live_state``): installed module versions and code checksums of Odoo
+    targets, workflow versions and active flags of n8n targets. A component that differs, or
+    is missing somewhere, drifts."""
 
     _name = "release.parity"
     _description = "Environment Parity Report"
@@ -46,9 +44,10 @@ class ReleaseParity(models.TransientModel):
     def _compare(self, environments):
         states, errors = {}, {}
         for environment in environments:
+            deployer = environment._deployer()
             try:
-                states[environment.code] = self._live_state(environment)
-            except (TargetError, N8nError, ValueError) as exc:
+                states[environment.code] = deployer._live_state(environment)
+            except deployer._target_errors() as exc:
                 errors[environment.code] = str(exc)
         rows = compare(states)
         return {
@@ -59,25 +58,6 @@ class ReleaseParity(models.TransientModel):
             ],
             "errors": errors,
         }
-
-    def _live_state(self, environment):
-        if environment.kind == "odoo":
-            modules = environment._odoo_target().state()["modules"]
-            return {
-                name: {"version": info["version"], "checksum": info["checksum"]}
-                for name, info in modules.items()
-                if info["state"] == "installed"
-            }
-        if environment.kind == "n8n":
-            client = N8nClient(environment.url, self.env["release.settings"]._resolve(environment.credentials_ref))
-            state = {}
-            for summary in client.list_workflows():
-                if summary.get("isArchived"):
-                    continue
-                workflow = client.get(summary["id"])
-                state[workflow["name"]] = {"version": version_of(normalise(workflow))[:12], "active": bool(workflow.get("active"))}
-            return state
-        raise ValueError(self.env._("Parity is read from Odoo and n8n targets, not from %(kind)s.", kind=environment.kind))
 
     def _render(self, result):
         head = Markup("").join(Markup("<th>%s</th>") % code for code in result["environments"])

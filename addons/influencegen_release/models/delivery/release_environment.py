@@ -1,5 +1,3 @@
-import json
-import time
 from datetime import timedelta
 
 import pytz
@@ -7,22 +5,25 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ...engine.delivery.n8n.client import N8nClient, N8nError
-from ...engine.delivery.n8n.client import deploy as n8n_deploy
-from ...engine.delivery.n8n.client import rollback as n8n_rollback
-from ...engine.delivery.n8n.workflow import WorkflowError
-from ...engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package, restore, verify
 from ...engine.pipeline.spec import CREDENTIAL_REF
 from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
-from ...engine.vocabulary import TIER_SEQUENCE, TIERS
+from ...engine.vocabulary import TIER_SEQUENCE, TIERS, role_group
 
 WINDOW_HORIZON_DAYS = 62  # how far ahead the next maintenance window is looked for
-N8N_TIMEOUT = 30  # seconds per n8n API call: an instance busy with its own executions is slow
-DRIFT_TIMEOUT = 10  # seconds: the board's drift check gives up on a target that does not answer
 BOARD_KINDS = ("odoo", "n8n", "docker", "iac")  # the board's rows, in this order
+RELEASE_MANAGER = role_group("release_manager")
 
 
 class ReleaseEnvironment(models.Model):
+    """A deployment target. What is the same for every kind lives here: identity, tier,
+    credentials reference, maintenance window, the deployment history, the board and the
+    XML-RPC API. What a kind does (plan, deploy, rollback, drift, live state) is its deployer's,
+    ``release.deployer.<kind>``, picked by ``_deployer()``.
+
+    The URL names the target: an Odoo server, an n8n instance, a registry (host:port) or, for
+    infrastructure, ``file:///absolute/folder`` (mounted at ``/target`` in the runner container;
+    hosts of the inventory live in subfolders)."""
+
     _name = "release.environment"
     _description = "Release Environment (deployment target)"
     _inherit = ["mail.thread"]
@@ -45,7 +46,6 @@ class ReleaseEnvironment(models.Model):
         tracking=True,
     )
     url = fields.Char(string="URL", tracking=True)
-    database = fields.Char(tracking=True, help="Target database name (Odoo targets).")
     credentials_ref = fields.Char(
         string="Credentials reference",
         tracking=True,
@@ -54,6 +54,26 @@ class ReleaseEnvironment(models.Model):
     login = fields.Char(
         string="Deployer login", default="deployer", tracking=True, help="The technical user the target knows the deployer as."
     )
+    # Odoo databases: the database the deploy agent upgrades (login: the deployer's user there).
+    database = fields.Char(tracking=True, help="Target database name (Odoo targets).")
+    # Container images: the registry is the URL (login: the registry user); the service an
+    # image deploy runs, by digest, on a runner host, health-checked.
+    runner_id = fields.Many2one(
+        "release.runner", string="Runner host", tracking=True, help="Docker environments: the Docker engine the service runs on (default: the first active runner host)."
+    )
+    service_network = fields.Selection(
+        [("none", "None"), ("host", "Host (the service binds 127.0.0.1)")],
+        string="Service network",
+        default="none",
+        required=True,
+        tracking=True,
+    )
+    health_url = fields.Char(
+        string="Health check URL", tracking=True, help="Docker environments: polled until it answers 200; empty: the image's HEALTHCHECK."
+    )
+    health_timeout = fields.Integer(string="Health timeout (s)", default=60, tracking=True)
+    service_cpus = fields.Float(string="Service CPUs", default=0.5, tracking=True)
+    service_memory_mb = fields.Integer(string="Service memory (MB)", default=256, tracking=True)
     calendar_id = fields.Many2one(
         "resource.calendar",
         string="Maintenance window",
@@ -79,7 +99,7 @@ class ReleaseEnvironment(models.Model):
     @api.depends("deployment_ids.outcome")
     def _compute_current_deployment(self):
         for environment in self:
-            done = environment.deployment_ids.filtered(lambda d: d.outcome in ("deployed", "unchanged"))
+            done = environment.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
             environment.current_deployment_id = done.sorted("id")[-1:]
 
     @api.constrains("credentials_ref")
@@ -94,34 +114,40 @@ class ReleaseEnvironment(models.Model):
                     )
                 )
 
-    def _deployer(self):
-        """The deployer of this environment's kind (``release.deployer.<kind>``)."""
-        self.ensure_one()
-        return self.env[f"release.deployer.{self.kind}"]
+    @api.onchange("tier")
+    def _onchange_tier(self):
+        self.sequence = TIER_SEQUENCE.get(self.tier, 10)
 
     def action_rollback(self):
-        """Redeploy the previous successful artifact of this environment, as a rollback.
-
-        A rollback that fails stays in the history and the chatter; the button shows its error."""
-        deployment = self._rollback()
-        if deployment.outcome in SUCCESSFUL:
+        """Roll this environment back (``_rollback``). A revert run opens; a rollback that failed
+        stays in the history and the chatter, and the button shows its error."""
+        answer = self._rollback()
+        if answer["run"]:
+            return self.env["release.run"].browse(answer["run"])._action_open()
+        if answer["outcome"] in SUCCESSFUL:
             return True
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": self.env._("The rollback failed"), "message": deployment.error, "type": "danger", "sticky": True},
+            "params": {"title": self.env._("The rollback failed"), "message": answer["error"], "type": "danger", "sticky": True},
         }
 
     @api.model
     def api_rollback(self, code):
-        """XML-RPC: roll environment ``code`` back to its previous successful artifact.
+        """XML-RPC: roll environment ``code`` back to its previous good state. Release Managers only.
 
-        Returns the rollback's summary; its ``outcome`` (failed: restored, error) and ``error``
-        say when it failed, so a failed rollback is recorded rather than undone with the call."""
-        environment = self.search([("code", "=", code)], limit=1)
-        if not environment:
-            raise UserError(self.env._("There is no environment %(code)r.", code=code))
-        return environment._rollback()._summary()
+        One answer for every kind (``release.deployer._rollback_answer``)::
+
+            {"id", "environment", "kind", "rollback": True, "rollback_of", "deployment", "run",
+             "version", "sha", "ref", "state", "url", "outcome", "plan", "backup", "duration_s", "error"}
+
+        Odoo, n8n and container environments roll back at once: ``deployment`` (and ``id``) is the
+        rollback's deployment, ``outcome`` says how it ended (failed: restored; error) with
+        ``error``, so a failed rollback is recorded rather than undone with the call; ``run`` is
+        False. An infrastructure environment starts a revert run: ``run`` (and ``id``) is that run,
+        ``state``, ``ref``, ``sha`` and ``url`` are its own, ``outcome`` is False until it applies.
+        ``rollback_of`` is the deployment undone, ``version`` and ``sha`` what comes back."""
+        return self._by_code(code)._rollback()
 
     @api.model
     def api_deploy(self, code, version):
@@ -131,42 +157,13 @@ class ReleaseEnvironment(models.Model):
         Release Managers only; the artifact must have been deployed successfully here or to an
         environment of a lower tier of the same kind, a production window is respected and
         drift blocks as in a run. Returns the deployment's summary."""
-        environment = self.search([("code", "=", code)], limit=1)
-        if not environment:
-            raise UserError(self.env._("There is no environment %(code)r.", code=code))
-        return environment._deploy_version(version)._summary()
-
-    def _deploy_version(self, version):
-        self.ensure_one()
-        if not self.env.user.has_group("influencegen_release.group_release_release_manager"):
-            raise AccessError(self.env._("Only a Release Manager deploys a version by hand."))
-        kind = {"odoo": "odoo_modules", "n8n": "n8n_workflows"}.get(self.kind)
-        artifacts = self.env["release.artifact"].search([("version", "=", version), ("kind", "=", kind)], order="id desc")
-        if not artifacts:
-            raise UserError(self.env._("No published %(kind)s artifact has version %(version)r.", kind=kind or self.kind, version=version))
-        proven = self.env["release.deployment"].search(
-            [("artifact_id", "in", artifacts.ids), ("outcome", "in", list(SUCCESSFUL)), ("environment_id.kind", "=", self.kind)]
-        ).filtered(lambda d: d.environment_id == self or TIER_SEQUENCE[d.environment_id.tier] < TIER_SEQUENCE[self.tier])
-        if not proven:
-            raise UserError(
-                self.env._(
-                    "%(version)s never ran successfully on %(env)s or on a lower tier: promote it through its pipeline.",
-                    version=version,
-                    env=self.code,
-                )
-            )
-        is_open, when, why = self._window_state(fields.Datetime.now())
-        if not is_open:
-            opens = fields.Datetime.to_string(when) if when else self.env._("not within the horizon")
-            raise UserError(self.env._("%(env)s is outside its window (%(why)s); it opens %(when)s UTC.", env=self.code, why=why, when=opens))
-        self.message_post(body=self.env._("%(user)s deploys %(version)s by hand.", user=self.env.user.name, version=version))
-        return self._deploy(proven.sorted("id")[-1].artifact_id)
+        return self._by_code(code)._deploy_version(version)._summary()
 
     @api.model
     def api_board(self):
         """The environment board: per component kind, each environment with its deployed
         version and its last deployment. Drift is read live on request only (``api_drift``)."""
-        may_roll_back = self.env.user.has_group("influencegen_release.group_release_release_manager")
+        may_roll_back = self.env.user.has_group(RELEASE_MANAGER)
         by_kind = {}
         for environment in self.search([("active", "=", True)]):
             current, last = environment.current_deployment_id, environment.deployment_ids.sorted("id")[-1:]
@@ -197,134 +194,73 @@ class ReleaseEnvironment(models.Model):
         deployment recorded here; unknown when it cannot be read (not answering, no URL)."""
         self.ensure_one()
         self.check_access("read")
-        current = self.current_deployment_id
-        if not current:
+        if not self.current_deployment_id:
             return {"state": "unknown", "details": [self.env._("Nothing was deployed here yet.")]}
+        deployer = self._deployer()
         try:
-            if self.kind == "odoo":
-                target = self._odoo_target()
-                target.timeout = DRIFT_TIMEOUT
-                problems = self._odoo_drift(target)
-            elif self.kind == "n8n":
-                problems = self._n8n_drift(current)
-            else:
-                return {"state": "unknown", "details": [self.env._("Drift is read from Odoo and n8n targets only.")]}
-        except (TargetError, N8nError, ValueError, OSError) as exc:
+            problems = deployer._drift(self)
+        except (*deployer._target_errors(), OSError) as exc:
             return {"state": "unknown", "details": [str(exc)]}
         return {"state": "drift" if problems else "same", "details": problems}
 
-    def _n8n_drift(self, current):
-        recorded = json.loads(current.n8n_workflows_json or "{}")
-        live = self.env["release.parity"]._live_state(self)
-        problems = []
-        for name, record in sorted(recorded.items()):
-            if not record.get("version"):
-                continue
-            found = live.get(name)
-            if not found:
-                problems.append(self.env._("%(name)s is missing on the instance", name=name))
-            elif not record["version"].startswith(found["version"]):
-                problems.append(self.env._("%(name)s was changed on the instance", name=name))
-        return problems
+    # -- deployments (the same for every kind; what differs is the deployer's) ----------------
+    def _deployer(self):
+        """The deployer of this environment's kind (``release.deployer.<kind>``)."""
+        self.ensure_one()
+        return self.env[f"release.deployer.{self.kind}"]
+
+    @api.model
+    def _by_code(self, code):
+        environment = self.search([("code", "=", code)], limit=1)
+        if not environment:
+            raise UserError(self.env._("There is no environment %(code)r.", code=code))
+        return environment
 
     def _rollback(self):
-        """Deploy, labelled as a rollback of the running deployment, the artifact of the latest
-        earlier successful deployment with other content. Deployments a rollback already undid
-        are passed over, so rolling back twice walks further back in the history."""
+        """Roll back through the deployer; the answer of ``api_rollback``."""
         self.ensure_one()
-        if not self.env.user.has_group("influencegen_release.group_release_release_manager"):
+        if not self.env.user.has_group(RELEASE_MANAGER):
             raise AccessError(self.env._("Only a Release Manager rolls an environment back."))
-        current = self.current_deployment_id
-        successful = self.deployment_ids.filtered(lambda d: d.outcome in SUCCESSFUL)
-        undone = successful.filtered("is_rollback").rollback_of_id
-        previous = (successful - undone).filtered(
-            lambda d: d.id < current.id and d.artifact_id.sha256 != current.artifact_id.sha256
-        ).sorted("id")[-1:]
-        if not previous:
-            raise UserError(self.env._("%(env)s has no earlier successful deployment to roll back to.", env=self.name))
-        if self._rollback_restores(current):
-            return self._restore_rollback(current, previous)
-        return self._deploy(previous.artifact_id, rollback_of=current)
+        return self._deployer()._rollback(self)
 
-    def _rollback_restores(self, current):
-        """``rollback.restore_database`` of the pipeline that deployed ``current``: an Odoo
-        deploy that upgraded something is undone by the target's own backup (code and data)
-        rather than by a redeploy of older code over newer data."""
-        return (
-            self.kind == "odoo"
-            and current.run_id.pipeline_id.rollback_restore_database
-            and current.outcome == "deployed"
-            and not current.is_rollback
-            and bool(current.target_receipt and current.backup_ref)
-        )
-
-    def _restore_rollback(self, current, previous):
-        """The target puts back the code and the database its last deploy replaced (the backup
-        taken just before it). What was written since is not in the live database any more:
-        the target keeps the replaced database, renamed ``<db>_failed_<time>``."""
-        deployment = self._new_deployment(previous.artifact_id, rollback_of=current)
-        reason = self.env._("rollback of %(version)s by %(user)s", version=current.version, user=self.env.user.name)
-        try:
-            target = self._odoo_target()
-            summary = restore(target, current.target_receipt, reason)
-            if summary["state"] != "restored":
-                raise TargetError(self.env._("the target could not restore: %(error)s", error=summary.get("error") or summary["state"]))
-            problems = verify(target, previous.artifact_id._manifest())
-            if problems:
-                raise TargetError(self.env._("after the restore: %(problems)s", problems="; ".join(problems)))
-        except (TargetError, ValueError) as exc:
-            deployment._finish("error", error=str(exc))
-            return deployment
-        deployment._finish(
-            "deployed",
-            plan=self.env._(
-                "restored: the code of %(version)s and the database backup %(backup)s taken before %(undone)s; "
-                "the replaced database is kept as %(kept)s",
-                version=previous.version,
-                backup=current.backup_ref,
-                undone=current.version,
-                kept=summary.get("failed_database") or "-",
-            ),
-            backup_ref=current.backup_ref,
-            target_receipt=current.target_receipt,
-        )
-        return deployment
+    def _deploy_version(self, version):
+        self.ensure_one()
+        if not self.env.user.has_group(RELEASE_MANAGER):
+            raise AccessError(self.env._("Only a Release Manager deploys a version by hand."))
+        kind = self._deployer()._artifact_kind
+        artifacts = self.env["release.artifact"].search([("version", "=", version), ("kind", "=", kind)], order="id desc")
+        if not artifacts:
+            raise UserError(self.env._("No published %(kind)s artifact has version %(version)r.", kind=kind or self.kind, version=version))
+        proven = self.env["release.deployment"].search(
+            [("artifact_id", "in", artifacts.ids), ("outcome", "in", list(SUCCESSFUL)), ("environment_id.kind", "=", self.kind)]
+        ).filtered(lambda d: d.environment_id == self or TIER_SEQUENCE[d.environment_id.tier] < TIER_SEQUENCE[self.tier])
+        if not proven:
+            raise UserError(
+                self.env._(
+                    "%(version)s never ran successfully on %(env)s or on a lower tier: promote it through its pipeline.",
+                    version=version,
+                    env=self.code,
+                )
+            )
+        is_open, when, why = self._window_state(fields.Datetime.now())
+        if not is_open:
+            opens = fields.Datetime.to_string(when) if when else self.env._("not within the horizon")
+            raise UserError(self.env._("%(env)s is outside its window (%(why)s); it opens %(when)s UTC.", env=self.code, why=why, when=opens))
+        self.message_post(body=self.env._("%(user)s deploys %(version)s by hand.", user=self.env.user.name, version=version))
+        return self._deploy(proven.sorted("id")[-1].artifact_id)
 
     def _deploy(self, artifact, run=None, job=None, rollback_of=None, approved_digest=None):
-        """Deploy ``artifact`` here and record it in the history; never raises for a failed
-        deploy (the deployment's outcome and error say what happened)."""
+        """Deploy ``artifact`` here through the deployer and record it in the history; never
+        raises for a failed deploy (the deployment's outcome and error say what happened)."""
         self.ensure_one()
-        if self.kind in ("n8n", "docker"):
-            # One deploy at a time per n8n instance or service: another run or a rollback waits.
+        deployer = self._deployer()
+        if deployer._exclusive:
             self.env.cr.execute("SELECT id FROM release_environment WHERE id = %s FOR NO KEY UPDATE", [self.id])
         deployment = self._new_deployment(artifact, run, job, rollback_of)
-        if self.kind == "n8n" and artifact.kind == "n8n_workflows":
-            self._deploy_n8n(deployment, artifact, rollback_of)
-            return deployment
-        if self.kind == "docker" and artifact.kind == "image":
-            self._deploy_image(deployment, artifact, rollback_of)  # release_environment_image.py
-            return deployment
-        if self.kind != "odoo" or artifact.kind != "odoo_modules":
+        if artifact.kind != deployer._artifact_kind:
             deployment._finish("error", error=self.env._("%(kind)s artifacts cannot be deployed to %(env)s.", kind=artifact.kind, env=self.kind))
             return deployment
-        try:
-            target = self._odoo_target()
-            drift = self._odoo_drift(target) if self.block_on_drift and not rollback_of else []
-            if drift:
-                deployment._finish("error", error=self.env._("Blocked: %(env)s drifted from its last deploy: %(drift)s", env=self.code, drift="; ".join(drift)))
-                return deployment
-            result = deploy_package(target, artifact._local_path(), artifact.sha256, artifact._manifest(), approved_digest)
-        except (TargetError, ValueError) as exc:
-            restored = "restored" in str(exc)
-            deployment._finish("failed" if restored else "error", error=str(exc))
-            return deployment
-        deployment._finish(
-            result.outcome,
-            plan=result.plan_text(),
-            backup_ref=result.backup_path,
-            target_receipt=result.receipt,
-            timeline="\n".join(f"{t:8.2f}s {step}" for t, step in result.timeline),
-        )
+        deployer._deploy(self, deployment, artifact, rollback_of=rollback_of, approved_digest=approved_digest)
         return deployment
 
     def _new_deployment(self, artifact, run=None, job=None, rollback_of=None):
@@ -338,157 +274,6 @@ class ReleaseEnvironment(models.Model):
                 "rollback_of_id": rollback_of.id if rollback_of else False,
             }
         )
-
-    def _odoo_drift(self, target):
-        """What changed on the target since the last deploy recorded here (a hotfix installed by
-        hand, a module upgraded outside the pipeline): the promotion refuses to run over it."""
-        current = self.current_deployment_id
-        return verify(target, current.artifact_id._manifest()) if current.artifact_id.kind == "odoo_modules" else []
-
-    def _odoo_target(self):
-        if not (self.url and self.database and self.credentials_ref):
-            raise ValueError(self.env._("%(env)s needs a URL, a database and a credentials reference.", env=self.name))
-        key = self.env["release.settings"]._resolve(self.credentials_ref)
-        return OdooTarget(self.url, self.database, self.login or "deployer", key)
-
-    # -- n8n targets --------------------------------------------------------------------------
-    def _n8n_client(self):
-        """A client for this n8n instance; the API key is resolved now and kept nowhere else."""
-        if not (self.url and self.credentials_ref):
-            raise ValueError(self.env._("%(env)s needs a URL and a credentials reference (the n8n API key).", env=self.name))
-        return N8nClient(self.url, self.env["release.settings"]._resolve(self.credentials_ref), timeout=N8N_TIMEOUT)
-
-    def _deploy_n8n(self, deployment, artifact, rollback_of=None):
-        """Push every workflow of ``artifact`` (an n8n package) here and finish ``deployment``.
-
-        A workflow is matched by the id this environment's history recorded for its name, else
-        by its name (n8n_client). All or nothing: when one fails, n8n_client restores it and the
-        workflows this deployment had already changed are put back, newest first. A rollback also
-        deletes the workflows created since the restored artifact was deployed that it lacks."""
-        started = time.monotonic()
-        timeline, records, pushed = [], {}, []
-
-        def step(text):
-            timeline.append(f"{time.monotonic() - started:8.2f}s {text}")
-
-        try:
-            client = self._n8n_client()
-            workflows = artifact._n8n_document()["workflows"]
-        except ValueError as exc:
-            deployment._finish("error", error=str(exc))
-            return
-        history = self._n8n_history(deployment)
-        ids = self._n8n_ids(history)
-        name = None
-        try:
-            for name in sorted(workflows):
-                entry = workflows[name]
-                result = n8n_deploy(client, entry["workflow"], entry["active"], workflow_id=ids.get(name), filename=entry["file"])
-                pushed.append((name, result))
-                records[name] = {"file": entry["file"], **{k: v for k, v in result.items() if k != "previous"}}
-                step(f"{result['action']} {name!r} (id {result['id']})")
-        except (N8nError, WorkflowError) as exc:
-            entry = workflows[name]
-            records[name] = {"file": entry["file"], "id": ids.get(name), "action": "failed", "version": entry["version"], "active": entry["active"]}
-            step(f"failed {name!r}")
-            problems = self._n8n_undo(client, pushed, records, step)
-            put_back = [n for n, _result in pushed if records[n]["action"] == "undone"]
-            error = " ".join(
-                [str(exc), *([self.env._("Put back as they were: %(names)s.", names=", ".join(put_back))] if put_back else []), *problems]
-            )
-            clean = not problems and "failed too" not in str(exc) and "deleting it failed" not in str(exc)
-            self._n8n_finish(deployment, "failed" if clean else "error", records, timeline, error=error)
-            return
-        outcome = "unchanged" if all(r["action"] == "unchanged" for r in records.values()) else "deployed"
-        if rollback_of:
-            for name, workflow_id in sorted(self._n8n_created_since(artifact, rollback_of, history, ids, workflows).items()):
-                try:
-                    n8n_rollback(client, workflow_id, None, False)
-                except N8nError as exc:
-                    step(f"failed to delete {name!r} (id {workflow_id})")
-                    error = self.env._(
-                        "%(name)s (id %(id)s), created after %(version)s, could not be deleted: %(error)s",
-                        name=name, id=workflow_id, version=artifact.version, error=exc,
-                    )  # fmt: skip
-                    self._n8n_finish(deployment, "error", records, timeline, error=error)
-                    return
-                records[name] = {"file": None, "id": None, "action": "deleted", "version": None, "active": False}
-                step(f"deleted {name!r} (id {workflow_id}): created after {artifact.version}, which lacks it")
-                outcome = "deployed"
-        self._n8n_finish(deployment, outcome, records, timeline)
-
-    def _n8n_undo(self, client, pushed, records, step):
-        """Put back, newest first, the workflows a failed deployment had changed; the problems."""
-        problems = []
-        for name, result in reversed(pushed):
-            if result["action"] == "unchanged":
-                continue
-            try:
-                n8n_rollback(client, result["id"], result["previous"], result["previous_active"])
-            except N8nError as exc:
-                problems.append(self.env._("Putting %(name)s back failed: %(error)s.", name=name, error=exc))
-                step(f"failed to put {name!r} back")
-                continue
-            existed = result["previous"] is not None
-            records[name].update(
-                action="undone",
-                id=result["id"] if existed else None,
-                version=result["previous_version"],
-                active=result["previous_active"] if existed else False,
-            )
-            step(f"put {name!r} back" if existed else f"deleted {name!r} again (id {result['id']})")
-        return problems
-
-    def _n8n_finish(self, deployment, outcome, records, timeline, error=None):
-        values = {"plan": self._n8n_plan(records), "timeline": "\n".join(timeline), "n8n_workflows_json": json.dumps(records, sort_keys=True)}
-        deployment._finish(outcome, **values, **({"error": error} if error else {}))
-
-    @api.model
-    def _n8n_plan(self, records):
-        """Readable plan: workflow names by action, then one line per workflow."""
-        by_action = {}
-        for name in sorted(records):
-            by_action.setdefault(records[name]["action"], []).append(name)
-        lines = [f"{action}: {', '.join(by_action.get(action, [])) or '-'}" for action in ("created", "updated", "unchanged")]
-        lines += [f"{action}: {', '.join(by_action[action])}" for action in ("deleted", "failed", "undone") if action in by_action]
-        for name in sorted(records):
-            record = records[name]
-            state = ("active" if record.get("active") else "inactive") if record.get("version") else "gone"
-            was = f", was {record['previous_version'][:12]}" if record.get("previous_version") and record["action"] == "updated" else ""
-            where = f", id {record['id']}" if record.get("id") else ""
-            lines.append(f"{name}: {record['action']} {(record.get('version') or '-')[:12]} {state}{was}{where}")
-        return "\n".join(lines)
-
-    def _n8n_history(self, deployment):
-        """``[(deployment, {name: record})]`` of the deployments here before ``deployment``, oldest first."""
-        earlier = self.deployment_ids.filtered(lambda d: d.id < deployment.id and d.n8n_workflows_json).sorted("id")
-        return [(d, json.loads(d.n8n_workflows_json)) for d in earlier]
-
-    @api.model
-    def _n8n_ids(self, history):
-        """``{workflow name: n8n workflow id}`` as the history leaves them (a deleted one drops out)."""
-        ids = {}
-        for _deployment, records in history:
-            for name, record in records.items():
-                if record.get("id"):
-                    ids[name] = record["id"]
-                else:
-                    ids.pop(name, None)
-        return ids
-
-    def _n8n_created_since(self, artifact, rollback_of, history, ids, workflows):
-        """``{name: id}`` a rollback to ``artifact`` deletes: workflows created here after its last
-        successful deployment (or by ``rollback_of`` when it has none) that it lacks."""
-        restored = self.deployment_ids.filtered(
-            lambda d: d.outcome in SUCCESSFUL and d.artifact_id.sha256 == artifact.sha256 and d.id < rollback_of.id
-        )
-        since = max(restored.ids) if restored else rollback_of.id - 1
-        created = {name for d, records in history if d.id > since for name, r in records.items() if r["action"] == "created"}
-        return {name: ids[name] for name in created if name in ids and name not in workflows}
-
-    @api.onchange("tier")
-    def _onchange_tier(self):
-        self.sequence = TIER_SEQUENCE.get(self.tier, 10)
 
     def _window_state(self, now):
         """``(open, when, why)`` for a deploy at ``now`` (naive UTC, like Odoo datetimes).

@@ -125,7 +125,7 @@ class ReleaseActionImage(models.AbstractModel):
                 raise ActionError(f"{scanner} exited with {exit_code} and gave no readable report: {exc}\n{output}") from exc
         finally:
             workspace.remove(root, name)
-        self.env["release.scheduler"]._record_findings(job, SCAN_REPORT, parsed.findings)
+        self.env["release.finding"]._record(job, parsed.findings, report=SCAN_REPORT)
         job.report_unknown = "\n".join(parsed.unknown) or False
         counts = {}
         for finding in parsed.findings:
@@ -166,7 +166,7 @@ class ReleaseActionImage(models.AbstractModel):
         if not isinstance(extra, list):
             raise ActionError(f"task {task['name']}: with.tags: expected a list of tags")
         tags = list(dict.fromkeys([version_tag(artifact.version), run.commit_sha, *(check_tag(str(t)) for t in extra)]))
-        registry = environment._registry(anonymous=True)
+        registry = environment._deployer()._registry(environment, anonymous=True)
         repository = f"{registry.host}/{manifest['name']}"
         refs = image_build.tag(self._image_runner({"runner": manifest["runner"]})._client(), manifest["image_id"], repository, tags)
         artifact.manifest_json = json.dumps(dict(manifest, registry=registry.host, repository=repository, tags=tags), sort_keys=True)
@@ -175,7 +175,7 @@ class ReleaseActionImage(models.AbstractModel):
     def _action_registry_login(self, job, task):
         """Check the environment's registry credentials (resolved now, never stored or logged)."""
         environment = self._image_environment(job)
-        registry = environment._registry()
+        registry = environment._deployer()._registry(environment)
         registry.login()
         return f"logged in to {registry.host} as {registry.username or 'anonymous'} (credentials from {environment.credentials_ref or 'nowhere'})"
 
@@ -186,7 +186,7 @@ class ReleaseActionImage(models.AbstractModel):
         artifact, manifest = self._built_image(job.run_id)
         if not manifest.get("tags"):
             raise ActionError(f"{artifact.name} has no tag: run image.tag first")
-        registry = environment._registry()
+        registry = environment._deployer()._registry(environment)
         if manifest["registry"] != registry.host:
             raise ActionError(f"{artifact.name} is tagged for {manifest['registry']}, not for {registry.host} ({environment.code})")
         client = self._image_runner({"runner": manifest["runner"]})._client()
@@ -221,11 +221,11 @@ class ReleaseActionImage(models.AbstractModel):
 
     # -- helpers ------------------------------------------------------------------------------
     def _image_environment(self, job):
-        stage = next(s for s in job.run_id._spec()["stages"] if s["key"] == job.stage_key)
-        environment = self.env["release.environment"].search([("code", "=", stage.get("environment"))], limit=1)
+        """The stage's environment, fixed on the job when the run was created: a docker one."""
+        environment = job.environment_id
         if not environment:
-            raise ActionError(f"stage {stage['name']} names no environment: the registry and credentials come from it")
-        if environment.kind != "docker":
+            raise ActionError(f"stage {job.stage_id.name} names no environment: the registry and credentials come from it")
+        if environment._deployer()._name != "release.deployer.docker":
             raise ActionError(f"environment {environment.code} is of kind {environment.kind}, not docker")
         return environment
 

@@ -19,7 +19,7 @@ from ....engine.delivery.iac.ansible_runner import run as run_tool
 from ....engine.execution import workspace
 from ....engine.execution.docker_runner import RunnerError
 from ....engine.quality.reports import Finding, fingerprint
-from ....engine.source.git_source import GitSourceError
+from ....engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 from ...run.release_action import ActionError
 
 IAC_PLAN_FORMAT = 1
@@ -58,30 +58,22 @@ class ReleaseActionIac(models.AbstractModel):
         return f"{artifact.name}: sha256 {artifact.sha256}\n{artifact.plan}"
 
     def _action_iac_apply(self, job, task):
-        """Plan again, refuse when the plan differs from the approved one, then apply it."""
+        """Plan again, refuse when the plan differs from the approved one, then apply it
+        (``release.deployer.iac``); the apply is recorded in the environment's history."""
         run = job.run_id
         environment = self._iac_stage_environment(job)
         artifact = self._iac_plan_artifact(run)
-        document = self._iac_document(artifact)
-        entry = document["environments"].get(environment.code)
-        if not entry:
+        if not self._iac_document(artifact)["environments"].get(environment.code):
             raise ActionError(f"the plan {artifact.name} has no plan for {environment.code}: add it to the iac.plan task's environments")
         approval = run.approval_ids.filtered(lambda a: a.stage_key == job.stage_key and a.state == "approved")[-1:]
         if approval and not approval.plan_digest:
             raise ActionError(f"{approval.display_name} was approved without a plan ({approval.plan or 'none'}): nothing is applied")
-        expected, source = (approval.plan_digest, "approved") if approval else (entry["digest"], "planned")
-        deployment = environment._iac_deployment(artifact, run, job)
-        lines = [f"apply to {environment.code}: {source} plan {expected}"]
-        try:
-            applied = self._iac_replan_and_apply(job, task, environment, entry, expected, source, lines)
-        except (ActionError, ValueError, GitSourceError, workspace.WorkspaceError) as exc:
-            # Refused, or failed part way: the history says so (a failed apply may have changed some hosts).
-            deployment._finish("error", plan="\n".join(self._iac_text(entry)), error=str(exc), timeline="\n".join(lines))
-            raise ActionError(str(exc)) from exc
-        changed = sum(p["summary"]["add"] + p["summary"]["change"] + p["summary"]["destroy"] for p in applied.values())
-        text = "\n".join(line for plan in applied.values() for line in iac_plan.describe(plan))
-        deployment._finish("deployed" if changed else "unchanged", plan=text, timeline="\n".join(lines))
-        return "\n".join([*lines, f"applied: {deployment.outcome}", text])
+        deployment = environment._deploy(
+            artifact, run=run, job=job, rollback_of=run.rollback_of_deployment_id or None, approved_digest=approval.plan_digest or None
+        )
+        if deployment.outcome not in SUCCESSFUL:
+            raise ActionError(deployment.error)
+        return "\n".join([deployment.timeline or "", f"applied: {deployment.outcome}", deployment.plan or ""])
 
     def _action_iac_validate(self, job, task):
         """REQ-DI-ENVPAR: gather the local facts of the stage's environment and of
@@ -141,12 +133,13 @@ class ReleaseActionIac(models.AbstractModel):
         run = job.run_id
         codes = params["environments"]
         if codes is None:
-            applying = {j.stage_key for j in run.job_ids if j.state != "skipped"}
-            codes = [s["environment"] for s in run._spec()["stages"] if s.get("environment") and s["key"] in applying]
+            # The environments fixed on the jobs at the run's creation, in stage order.
+            applying = run.job_ids.filtered(lambda j: j.state != "skipped").sorted(lambda j: (j.stage_sequence, j.sequence, j.id))
+            codes = applying.environment_id.mapped("code")
         environments = self.env["release.environment"]
         for code in dict.fromkeys(codes):
-            environment = environments.search([("code", "=", code)], limit=1)
-            if not environment or environment.kind != "iac":
+            environment = environments.search([("code", "=", code), ("kind", "=", "iac")], limit=1)
+            if not environment:
                 raise ActionError(f"{code!r} is not an infrastructure environment (kind iac)")
             environments |= environment
         if not environments:
@@ -185,19 +178,6 @@ class ReleaseActionIac(models.AbstractModel):
         except iac_plan.PlanError as exc:
             raise ActionError(str(exc)) from exc
 
-    def _iac_replan_and_apply(self, job, task, environment, entry, expected, source, lines):
-        """Plan ``environment`` again; apply when the digest is ``expected``, else refuse."""
-        with self._iac_tree(job.run_id) as tree:
-            fresh = self._iac_plan_for(job, task, environment, tree.path, entry["params"], workspace_dir=tree.work)
-            if fresh["digest"] != expected:
-                raise ActionError(
-                    f"refused: the plan of {environment.code} changed since it was {source}: {source} digest {expected}, "
-                    f"plan now {fresh['digest']}. Nothing was applied; run the pipeline again to plan and approve the new plan.\n"
-                    + "\n".join(self._iac_text(fresh))
-                )
-            lines.append(f"plan at apply time is the same: {fresh['digest']}")
-            return self._iac_apply_tools(job, task, environment, tree, entry["params"], fresh)
-
     def _iac_apply_tools(self, job, task, environment, tree, params, fresh):
         """Apply what ``fresh`` planned; ``{tool: plan of what was done}``."""
         applied = {}
@@ -232,7 +212,7 @@ class ReleaseActionIac(models.AbstractModel):
             command=command,
             source_dir=tree,
             workspace_dir=work,
-            target_dir=environment._iac_folder() if environment else "",
+            target_dir=environment._deployer()._folder(environment) if environment else "",
             target_writable=writable,
             labels={"influencegen.iac": self.env.cr.dbname, "influencegen.iac.job": str(job.id)},
             timeout=task.get("timeout") or 600,
@@ -304,10 +284,10 @@ class ReleaseActionIac(models.AbstractModel):
 
     # -- helpers ------------------------------------------------------------------------------
     def _iac_stage_environment(self, job):
-        stage = next(s for s in job.run_id._spec()["stages"] if s["key"] == job.stage_key)
-        environment = self.env["release.environment"].search([("code", "=", stage.get("environment"))], limit=1)
-        if not environment or environment.kind != "iac":
-            raise ActionError(f"stage {stage['name']} has no infrastructure environment (kind iac)")
+        """The stage's environment, fixed on the job when the run was created: an iac one."""
+        environment = job.environment_id
+        if not environment or environment._deployer()._name != "release.deployer.iac":
+            raise ActionError(f"stage {job.stage_id.name} has no infrastructure environment (kind iac)")
         return environment
 
     def _iac_root(self):

@@ -1,1 +1,2 @@
 from . import release_deployer_odoo
+from . import release_action_odoo
