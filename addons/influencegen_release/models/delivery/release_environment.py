@@ -3,9 +3,8 @@ from datetime import timedelta
 import pytz
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 
-from ...engine.pipeline.spec import CREDENTIAL_REF
 from ...engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 from ...engine.vocabulary import TIER_SEQUENCE, TIERS, role_group
 
@@ -104,15 +103,9 @@ class ReleaseEnvironment(models.Model):
 
     @api.constrains("credentials_ref")
     def _check_credentials_ref(self):
-        for environment in self.filtered("credentials_ref"):
-            if not CREDENTIAL_REF.match(environment.credentials_ref):
-                raise ValidationError(
-                    self.env._(
-                        "Environment %(name)s: the credentials field takes a reference "
-                        "(env:NAME, file:/path or param:key), never the secret itself.",
-                        name=environment.name,
-                    )
-                )
+        for environment in self:
+            what = self.env._("The credentials of environment %(name)s", name=environment.name)
+            self.env["release.settings"]._check_reference(environment.credentials_ref, what)
 
     @api.onchange("tier")
     def _onchange_tier(self):

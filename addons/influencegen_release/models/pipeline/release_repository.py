@@ -7,7 +7,6 @@ from markupsafe import escape
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ...engine.pipeline.spec import CREDENTIAL_REF
 from ...engine.source.git_source import GitSourceError, branch_heads, read_file_at
 
 _logger = logging.getLogger(__name__)
@@ -189,14 +188,8 @@ class ReleaseRepository(models.Model):
     @api.constrains("webhook_secret_ref")
     def _check_webhook_secret_ref(self):
         for repository in self:
-            if repository.webhook_secret_ref and not CREDENTIAL_REF.match(repository.webhook_secret_ref):
-                raise ValidationError(
-                    self.env._(
-                        "The webhook secret of %(repo)s must be a reference (env:NAME, file:/path or param:key), "
-                        "never the secret itself.",
-                        repo=repository.name,
-                    )
-                )
+            what = self.env._("The webhook secret of %(repo)s", repo=repository.name)
+            self.env["release.settings"]._check_reference(repository.webhook_secret_ref, what)
 
     @api.constrains("trigger_user_id")
     def _check_trigger_user(self):

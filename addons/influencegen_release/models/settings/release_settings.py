@@ -1,7 +1,7 @@
 import os
 
 from odoo import api, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 from ...engine.execution.masking import Masker
 from ...engine.pipeline.spec import CREDENTIAL_REF
@@ -45,6 +45,14 @@ class ReleaseSettings(models.AbstractModel):
         if area not in DATA_AREAS:
             raise ValueError(f"unknown data area {area!r} (known: {', '.join(DATA_AREAS)})")
         return os.path.join(self._get("data_dir"), area, self.env.cr.dbname, *(str(p) for p in parts))
+
+    @api.model
+    def _check_reference(self, ref, what):
+        """Refuse a value stored where a credential reference belongs: ``what`` names the field."""
+        if ref and not CREDENTIAL_REF.match(ref):
+            raise ValidationError(
+                self.env._("%(what)s must be a reference (env:NAME, file:/path or param:key), never the secret itself.", what=what)
+            )
 
     @api.model
     def _resolve(self, ref):
