@@ -28,6 +28,7 @@
         "views/release_approval_views.xml",
         "views/release_approval_decision_views.xml",
         "views/release_approval_escalation_views.xml",
+        "views/release_rehearsal_views.xml",
         "views/release_approval_phone_views.xml",
         "views/release_uat_session_views.xml",
         "views/release_checklist_item_views.xml",

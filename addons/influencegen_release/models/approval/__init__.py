@@ -3,6 +3,8 @@ from . import release_approval
 from . import release_approval_vote
 from . import release_approval_override
 from . import release_approval_escalation
+from . import release_approval_rehearsal
+from . import release_approval_vote_rehearsal
 from . import release_uat_session
 from . import release_uat_scenario
 from . import release_checklist_item

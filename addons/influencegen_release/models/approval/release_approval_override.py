@@ -90,6 +90,9 @@ class ReleaseApprovalOverride(models.Model):
                 "The escalation decides only after the deadline (%(deadline)s UTC): the approvers still have time.",
                 deadline=fields.Datetime.to_string(approval.deadline) if approval.deadline else "-",
             )
+        blocked = approval._rehearsal_refusal() if decision == APPROVE else None
+        if blocked:
+            return UserError, blocked
         if reason is not None and not reason.strip():
             return UserError, self.env._("A reason is required to decide in place of the approvers (%(awaiting)s).", awaiting=approval.awaiting)
         return None

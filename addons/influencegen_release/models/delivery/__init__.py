@@ -2,6 +2,7 @@ from . import release_environment
 from . import release_artifact
 from . import release_deployment
 from . import release_target_receipt
+from . import release_target_rehearsal
 from . import release_deployer
 from . import release_run_rollback
 from . import odoo
