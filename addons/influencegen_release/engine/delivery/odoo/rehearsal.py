@@ -11,7 +11,8 @@ Started by ``release.target.receipt.api_rehearse`` as its own process, like the 
    database size; then the rehearsal database and its files are dropped, whatever happened.
 
 Progress and the report go to ``status.json`` beside the job file. Usage:
-``python3 rehearsal.py JOB.json``. ``run_rehearsal`` is the control plane's side.
+``python3 rehearsal.py JOB.json``. ``start_rehearsal`` and ``rehearsal_report`` are the
+control plane's side.
 """
 
 import os
@@ -130,18 +131,17 @@ def log_findings(log_path):
     return warnings[:MAX_LINES], errors[:MAX_LINES]
 
 
-def run_rehearsal(target, package_path, sha256, manifest, timeout=1800, poll=1.0):
-    """The control plane's side: plan the package on ``target`` (an OdooTarget), have it rehearse
-    that plan, wait for the report (``status.json``'s content, with ``receipt`` and ``plan``)."""
+def start_rehearsal(target, package_path, sha256, manifest):
+    """The control plane's side: plan the package on ``target`` (an OdooTarget) and have it
+    rehearse that plan; returns the plan (``receipt``, ``plan``, ``plan_digest``)."""
     planned = target.plan(package_path, sha256, manifest.get("version", ""), manifest.get("commit", ""))
     target.call("api_rehearse", [planned["receipt"]], planned["plan_digest"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        report = target.call("api_rehearsal", [planned["receipt"]])
-        if report.get("state") in DONE:
-            return dict(report, receipt=planned["receipt"], plan=planned["plan"], plan_digest=planned["plan_digest"])
-        time.sleep(poll)
-    raise agent.AgentError(f"the rehearsal on {target.url} did not finish within {timeout} s")
+    return planned
+
+
+def rehearsal_report(target, receipt):
+    """The rehearsal's report so far (``state`` in DONE once it ended)."""
+    return target.call("api_rehearsal", [receipt])
 
 
 def main(argv):

@@ -3,10 +3,10 @@ import time
 
 from odoo import api, models
 
+from ....engine.delivery.n8n import plan as n8n_plan
 from ....engine.delivery.n8n.client import N8nClient, N8nError
 from ....engine.delivery.n8n.client import deploy as n8n_deploy
 from ....engine.delivery.n8n.client import rollback as n8n_rollback
-from ....engine.delivery.n8n import plan as n8n_plan
 from ....engine.delivery.n8n.workflow import WorkflowError, normalise, version_of
 from ....engine.vocabulary import DEPLOYMENT_SUCCESSFUL as SUCCESSFUL
 

@@ -1,16 +1,15 @@
-import logging
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ....engine.delivery.odoo.agent import AgentError
-from ....engine.delivery.odoo.rehearsal import run_rehearsal
+from ....engine.delivery.odoo.rehearsal import DONE, rehearsal_report, start_rehearsal
 from ....engine.delivery.odoo.target import TargetError
 from ....engine.vocabulary import ROLE_GROUP
 
-_logger = logging.getLogger(__name__)
-
 REHEARSAL_CRON = "influencegen_release.ir_cron_release_rehearsal"
+POLL_S = 2  # seconds between two reads of a running rehearsal's report
+TIMEOUT_S = 3600  # a rehearsal without a report for this long failed (its process died)
 STATES = [("queued", "Queued"), ("running", "Running"), ("passed", "Passed"), ("failed", "Failed")]
 
 
@@ -71,30 +70,17 @@ class ReleaseRehearsal(models.Model):
         }
 
     @api.model
-    def _cron_rehearse(self, limit=3):
-        """Run the queued rehearsals one by one; each is committed running before the target is
-        asked, and its report in a transaction of its own."""
-        for _i in range(limit):
+    def _cron_rehearse(self):
+        """Start the queued rehearsals and read the running ones' reports, each in its own
+        transaction; short steps (the target works in its own process), so no worker waits.
+        While one runs, the cron comes back in POLL_S seconds."""
+        for rehearsal_id in self.search([("state", "in", ("queued", "running"))]).ids:
             with self.env.registry.cursor() as cr:
-                rehearsal = self.with_env(self.env(cr=cr))._claim()
-                if not rehearsal:
-                    return
-                try:
-                    target = rehearsal.env["release.deployer.odoo"]._target(rehearsal.environment_id)
-                    path, sha, manifest = rehearsal.artifact_id._local_path(), rehearsal.artifact_id.sha256, rehearsal.artifact_id._manifest()
-                except (TargetError, ValueError) as exc:
-                    rehearsal._report({"state": "failed", "error": str(exc)})
-                    continue
-                rehearsal_id = rehearsal.id
-            try:
-                report = run_rehearsal(target, path, sha, manifest)
-            except (TargetError, AgentError) as exc:
-                report = {"state": "failed", "error": str(exc)}
-            except Exception as exc:  # the Release Managers must see a rehearsal that crashed
-                _logger.exception("rehearsal %s", rehearsal_id)
-                report = {"state": "failed", "error": str(exc)}
-            with self.env.registry.cursor() as cr:
-                self.with_env(self.env(cr=cr)).browse(rehearsal_id)._report(report)
+                cr.execute("SELECT id FROM release_rehearsal WHERE id = %s FOR UPDATE SKIP LOCKED", [rehearsal_id])
+                if cr.fetchone():
+                    self.with_env(self.env(cr=cr)).browse(rehearsal_id)._step()
+        if self.search_count([("state", "in", ("queued", "running"))], limit=1):
+            self.env.ref(REHEARSAL_CRON).sudo()._trigger(fields.Datetime.now() + timedelta(seconds=POLL_S))
 
     # -- requests, reports, overrides -------------------------------------------------------
     @api.model
@@ -111,14 +97,24 @@ class ReleaseRehearsal(models.Model):
         self.env.ref(REHEARSAL_CRON).sudo()._trigger()
         return rehearsal
 
-    def _claim(self):
-        self.env.cr.execute("SELECT id FROM release_rehearsal WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
-        row = self.env.cr.fetchone()
-        if not row:
-            return self.browse()
-        rehearsal = self.browse(row[0])
-        rehearsal.write({"state": "running", "started_at": fields.Datetime.now()})
-        return rehearsal
+    def _step(self):
+        """Queued: plan on the target and start the rehearsal there. Running: read its report."""
+        self.ensure_one()
+        artifact = self.artifact_id
+        try:
+            target = self.env["release.deployer.odoo"]._target(self.environment_id)
+            if self.state == "queued":
+                planned = start_rehearsal(target, artifact._local_path(), artifact.sha256, artifact._manifest())
+                self.write({"state": "running", "started_at": fields.Datetime.now(), "receipt": planned["receipt"], "plan_digest": planned["plan_digest"]})
+                return
+            report = rehearsal_report(target, self.receipt)
+        except (TargetError, ValueError) as exc:
+            self._report({"state": "failed", "error": str(exc)})
+            return
+        if report.get("state") in DONE:
+            self._report(report)
+        elif self.started_at and fields.Datetime.now() - self.started_at > timedelta(seconds=TIMEOUT_S):
+            self._report({"state": "failed", "error": self.env._("no report within %(s)s s", s=TIMEOUT_S)})
 
     def _report(self, report):
         self.ensure_one()
@@ -127,8 +123,6 @@ class ReleaseRehearsal(models.Model):
         self.write(
             {
                 "state": state,
-                "receipt": report.get("receipt") or False,
-                "plan_digest": report.get("plan_digest") or False,
                 "modules_installed": ", ".join(report.get("install") or []) or False,
                 "modules_upgraded": ", ".join(report.get("upgrade") or []) or False,
                 "duration_s": report.get("duration_s") or 0.0,
