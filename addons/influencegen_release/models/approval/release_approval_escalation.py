@@ -17,13 +17,14 @@ class ReleaseApproval(models.Model):
 
     @api.depends("vote_ids.decision", "void_reason", "override_ids")
     def _compute_state(self):
-        super()._compute_state()
+        result = super()._compute_state()
         for approval in self.filtered(lambda a: a.override_ids and not a.void_reason):
             override = approval.override_ids.sorted("id")[-1]
             approval.state = "approved" if override.decision == APPROVE else "rejected"
             approval.decided_by_id = override.user_id
             approval.decided_at = override.create_date
             approval.comment = override.reason
+        return result
 
     @api.depends_context("uid")
     @api.depends("state", "deadline")

@@ -6,7 +6,7 @@ class ReleaseApproval(models.Model):
     its target to rehearse the planned upgrade (``release.rehearsal``); a failed rehearsal
     blocks approving until a Release Manager overrides it with a reason."""
 
-    _inherit = "release.approval"
+    _inherit = "release.approval"  # pylint: disable=consider-merging-classes-inherited
 
     rehearsal_ids = fields.One2many("release.rehearsal", "approval_id", string="Rehearsals", readonly=True)
 

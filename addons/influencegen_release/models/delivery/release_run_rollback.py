@@ -21,7 +21,7 @@ class ReleaseRun(models.Model):
     scheduler's tick; a rollback that cannot be done falls back to the manual path (the Release
     Managers' to-dos)."""
 
-    _inherit = "release.run"
+    _inherit = "release.run"  # pylint: disable=consider-merging-classes-inherited
 
     rollback_state = fields.Selection(
         selection_add=[
