@@ -70,7 +70,8 @@ def rehearsal_repo(server, target, workdir):
     api("ir.config_parameter", "set_param", "igr_it.rh_key", target.key)
     # The second approver in order: the request stays open after the Release Manager's vote.
     qa_group = api("ir.model.data", "check_object_reference", "influencegen_release", "group_release_qa_lead")[1]
-    api("res.users", "create", {"name": "IT QA", "login": "it_rh_qa", "groups_id": [(4, qa_group)]})
+    internal = api("ir.model.data", "check_object_reference", "base", "group_user")[1]
+    api("res.users", "create", {"name": "IT QA", "login": "it_rh_qa", "groups_id": [(4, internal), (4, qa_group)]})
     repo_id = api("release.repository", "create", {"name": "it-rehearsal", "url": origin.working_tree_dir})
     return origin, repo_id
 
@@ -122,8 +123,8 @@ def test_a_rehearsal_passes_beside_the_plan_and_leaves_production_as_it_was(serv
     versions, leftovers = target_state(target)
     assert versions == dict.fromkeys(MODULES, "18.0.1.0.0"), "production still runs 1.0.0"
     assert leftovers == [], "the rehearsal database was dropped"
-    [approval] = api("release.approval", "read", [approval_id], ["plan"])
-    assert "upgrade: igr_demo_c" in approval["plan"]
+    [approval] = api("release.approval", "read", [approval_id], ["plan", "state"])
+    assert "upgrade: igr_demo_c" in approval["plan"] and approval["state"] == "pending"
     api("release.run", "action_cancel", [run_id])
     print(f"rehearsal passed in {time.monotonic() - started:.1f} s (report: {report['duration_s']} s)")
 
