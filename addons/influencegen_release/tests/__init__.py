@@ -19,3 +19,4 @@ from . import test_dora_tour
 from . import test_phone_tours
 from . import test_log_viewer_tour
 from . import test_approval_requests
+from . import test_approval_tours
