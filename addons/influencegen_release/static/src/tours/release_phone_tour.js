@@ -68,8 +68,10 @@ function visibleButton(content, selector) {
 tours.add("influencegen_release_phone_approvals", {
     steps: () => [
         { content: "My approvals shows the request", trigger: ".o_igr_my_approvals .o_igr_approval_card .o_igr_checksum:not(:empty)" },
-        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve"),
-        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject"),
+        // Reject needs a reason: with one written on the card, both buttons are enabled.
+        { content: "A comment on the card", trigger: ".o_igr_approval_card .o_igr_comment", run: "edit Looked at it" },
+        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve:enabled"),
+        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject:enabled"),
         fitsThePhone("My approvals", ".o_igr_approval_card"),
         { content: "Open the request", trigger: ".o_igr_approval_card .card-header a", run: "click" },
         { content: "The request's form", trigger: ".o_form_view .o_field_widget[name='artifact_sha256']" },
