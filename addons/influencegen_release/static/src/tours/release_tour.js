@@ -72,7 +72,7 @@ registry.category("web_tour.tours").add("influencegen_release_approve", {
     steps: () => [
         {
             content: "The pending request is listed with what it awaits",
-            trigger: ".o_list_view .o_data_row td[name='awaiting']:contains('qa_lead 0/1')",
+            trigger: ".o_list_view .o_data_row td[name='approver_status']:contains('QA Lead: 0 of 1')",
             run: "click",
         },
         {
