@@ -99,6 +99,11 @@ registry.category("web_tour.tours").add("influencegen_release_approve", {
             trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Approved')",
         },
         {
+            content: "What is approved comes first; the decisions are on their own tab",
+            trigger: ".o_form_view .o_notebook a.nav-link:contains('Decisions')",
+            run: "click",
+        },
+        {
             content: "The decision is listed with its comment",
             trigger: ".o_field_widget[name='vote_ids'] .o_data_row td[name='comment']:contains('Scenarios passed on staging')",
         },
