@@ -20,3 +20,5 @@ from . import test_phone_tours
 from . import test_log_viewer_tour
 from . import test_automatic_rollback
 from . import test_escalation
+from . import test_approval_requests
+from . import test_approval_tours

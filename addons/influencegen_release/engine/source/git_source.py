@@ -102,6 +102,15 @@ def commit_author(url, sha, mirrors_dir):
     return commit.author.name or "", (commit.author.email or "").strip().lower()
 
 
+def commits_between(url, old, new, mirrors_dir, limit=50):
+    """``[(sha, subject, author name)]`` of the commits reachable from ``new`` and not from
+    ``old``, newest first, at most ``limit`` (``old`` falsy: the history of ``new``)."""
+    repo = open_mirror(url, mirrors_dir)
+    new = resolve(repo, url, new)
+    span = f"{resolve(repo, url, old)}..{new}" if old else new
+    return [(c.hexsha, c.summary, c.author.name or "") for c in repo.iter_commits(span, max_count=limit)]
+
+
 def branch_heads(url, mirrors_dir):
     """``{refs/heads/<branch>: sha}`` of the repository at ``url``, after fetching its mirror."""
     repo = open_mirror(url, mirrors_dir)

@@ -1,5 +1,7 @@
 from . import release_approval_rule
 from . import release_approval
+from . import release_approval_activity
+from . import release_approval_summary
 from . import release_approval_vote
 from . import release_approval_override
 from . import release_approval_escalation
@@ -9,3 +11,4 @@ from . import release_uat_session
 from . import release_uat_scenario
 from . import release_checklist_item
 from . import release_window_override
+from . import mail_activity
