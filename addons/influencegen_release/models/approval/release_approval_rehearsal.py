@@ -26,3 +26,27 @@ class ReleaseApproval(models.Model):
             version=failed.version or "-",
             error=failed.error or "-",
         )
+
+    def _summary_extras(self):
+        """The newest rehearsal, beside the plan on the card, the dialog and the form."""
+        extras = super()._summary_extras()
+        rehearsal = self.rehearsal_ids.sorted("id")[-1:]
+        if not rehearsal:
+            return extras
+        states = dict(rehearsal._fields["state"]._description_selection(self.env))
+        if rehearsal.state == "passed":
+            text = self.env._(
+                "passed in %(duration)s s (upgrade %(upgrade)s s, database %(size)s MB): installs %(installed)s, upgrades %(upgraded)s",
+                duration=round(rehearsal.duration_s),
+                upgrade=round(rehearsal.upgrade_s),
+                size=rehearsal.database_mb,
+                installed=rehearsal.modules_installed or "-",
+                upgraded=rehearsal.modules_upgraded or "-",
+            )
+        elif rehearsal.state == "failed":
+            text = self.env._("failed: %(error)s", error=rehearsal.error or "-")
+            if rehearsal.override_by_id:
+                text += self.env._(" (overridden by %(who)s: %(why)s)", who=rehearsal.override_by_id.name, why=rehearsal.override_reason)
+        else:
+            text = states.get(rehearsal.state, rehearsal.state)
+        return [*extras, {"label": self.env._("Upgrade rehearsal"), "text": text}]
