@@ -7,6 +7,7 @@ from . import test_recovery
 from . import test_notifications
 from . import test_approvals
 from . import test_chaining
+from . import test_needs
 from . import test_webhook
 from . import test_polling
 from . import test_views

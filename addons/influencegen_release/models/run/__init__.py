@@ -1,4 +1,5 @@
 from . import release_runner
+from . import release_run_advance
 from . import release_run
 from . import release_job
 from . import release_action
