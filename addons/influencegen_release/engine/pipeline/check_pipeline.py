@@ -3,9 +3,10 @@ settings (defaults, triggers, rollback, notifications); stages are checked by ``
 
 import re
 
-from ..vocabulary import KINDS, ROLES, TIERS
 from ..source.paths import PatternError, compile_patterns
+from ..vocabulary import KINDS, ROLES, TIERS
 from .check_stages import StageChecker
+from .schedule import ScheduleError, parse_schedule
 from .schema import (
     CHANNELS,
     CODE_RE,
@@ -17,7 +18,6 @@ from .schema import (
     ROLLBACK_STRATEGIES,
     TRIGGER_EVENTS,
 )
-from .schedule import ScheduleError, parse_schedule
 from .yaml_source import LineDict
 
 # The keys of a trigger besides ``event``, and the only event each acts on.
