@@ -113,6 +113,11 @@ def branch_heads(url, mirrors_dir):
     return {ref.path: ref.commit.hexsha for ref in repo.references if ref.path.startswith("refs/heads/")}
 
 
+def branch_head(url, branch, mirrors_dir):
+    """The commit at the head of ``branch`` now (the mirror is fetched first)."""
+    return resolve(open_mirror(url, mirrors_dir), url, f"refs/heads/{branch}")
+
+
 @dataclass(frozen=True)
 class Comparison:
     """What a push changed. ``files`` is None when nothing could be compared (then ``reason``

@@ -69,7 +69,7 @@ def paths_decision(patterns, comparison):
     whose changes are ``comparison`` (a ``git_source.Comparison``). A push that could not be
     compared starts (skipping a wanted run is worse than an extra one), and says why."""
     if comparison.files is None:
-        return True, f"paths not checked ({comparison.reason}): started"
+        return True, f"paths not checked ({comparison.reason})"
     files = comparison.files
     chosen = matching_paths(patterns, files)
     where = compared_with(comparison)

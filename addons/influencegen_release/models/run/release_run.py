@@ -161,7 +161,8 @@ class ReleaseRun(models.Model):
     # -- API (XML-RPC: Git hooks, CLI, UI) ---------------------------------------------------
     @api.model
     def api_trigger(self, payload):
-        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``."""
+        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``
+        (with ``skipped`` and a ``message`` when ``paths`` kept pipelines from starting)."""
         self.check_access("create")  # a Developer's right, even when the run already exists
         if not isinstance(payload, dict):
             raise UserError(self.env._("The payload must be a mapping with repository, ref and after."))
@@ -176,7 +177,6 @@ class ReleaseRun(models.Model):
             return {"runs": [], "message": self.env._("%(ref)s was deleted: nothing to run.", ref=ref)}
         if not push.is_full_sha(sha):
             raise UserError(self.env._("'after' must be a full 40-character commit sha, got %(sha)r.", sha=sha))
-        pipelines = repository._pipelines_for(ref, payload.get("pipeline"))
         params = {
             "repository": repository.name,
             "ref": ref,
@@ -184,9 +184,9 @@ class ReleaseRun(models.Model):
             "before": payload.get("before") or False,
             "pusher": payload.get("pusher") or False,
         }
-        summaries = [pipeline._trigger(repository, params) for pipeline in pipelines]
+        result = self.env["release.pipeline.trigger"]._start_push(repository, params, payload.get("pipeline"))
         self._wake_scheduler()
-        return {"runs": summaries}
+        return result
 
     @api.model
     def api_status(self, run_id):
