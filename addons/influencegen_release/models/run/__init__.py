@@ -3,4 +3,3 @@ from . import release_run
 from . import release_job
 from . import release_action
 from . import release_scheduler
-from . import release_run_trigger_kind

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ...engine.execution.stages import open_stage_state, stage_state, startable
+from ...engine.pipeline.schema import TRIGGER_EVENTS
 from ...engine.source import push
 from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
 from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
@@ -37,6 +38,7 @@ class ReleaseRun(models.Model):
     short_sha = fields.Char(string="Short commit", compute="_compute_short_sha")
     before_sha = fields.Char(string="Previous commit")
     pusher = fields.Char(help="Who pushed, as the Git hook reported it.")
+    trigger_kind = fields.Selection([(e, e.capitalize()) for e in TRIGGER_EVENTS], string="Started by", readonly=True, index=True)
     triggered_by_id = fields.Many2one("res.users", default=lambda self: self.env.user, readonly=True)
     state = fields.Selection(RUN_STATES, required=True, default="queued", index=True, tracking=True)
     fingerprint = fields.Char(readonly=True, index=True, copy=False, help="sha256 of the immutable run parameters.")
@@ -177,13 +179,8 @@ class ReleaseRun(models.Model):
             return {"runs": [], "message": self.env._("%(ref)s was deleted: nothing to run.", ref=ref)}
         if not push.is_full_sha(sha):
             raise UserError(self.env._("'after' must be a full 40-character commit sha, got %(sha)r.", sha=sha))
-        params = {
-            "repository": repository.name,
-            "ref": ref,
-            "sha": sha,
-            "before": payload.get("before") or False,
-            "pusher": payload.get("pusher") or False,
-        }
+        params = {"repository": repository.name, "ref": ref, "sha": sha}
+        params.update(before=payload.get("before") or False, pusher=payload.get("pusher") or False)
         result = self.env["release.pipeline.trigger"]._start_push(repository, params, payload.get("pipeline"))
         self._wake_scheduler()
         return result
