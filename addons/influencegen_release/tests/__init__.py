@@ -23,3 +23,4 @@ from . import test_automatic_rollback
 from . import test_escalation
 from . import test_approval_requests
 from . import test_approval_tours
+from . import test_triggers

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ...engine.execution.stages import stage_state
+from ...engine.pipeline.schema import TRIGGER_EVENTS
 from ...engine.source import push
 from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
 from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
@@ -37,6 +38,7 @@ class ReleaseRun(models.Model):
     short_sha = fields.Char(string="Short commit", compute="_compute_short_sha")
     before_sha = fields.Char(string="Previous commit")
     pusher = fields.Char(help="Who pushed, as the Git hook reported it.")
+    trigger_kind = fields.Selection([(e, e.capitalize()) for e in TRIGGER_EVENTS], string="Started by", readonly=True, index=True)
     triggered_by_id = fields.Many2one("res.users", default=lambda self: self.env.user, readonly=True)
     state = fields.Selection(RUN_STATES, required=True, default="queued", index=True, tracking=True)
     fingerprint = fields.Char(readonly=True, index=True, copy=False, help="sha256 of the immutable run parameters.")
@@ -161,7 +163,8 @@ class ReleaseRun(models.Model):
     # -- API (XML-RPC: Git hooks, CLI, UI) ---------------------------------------------------
     @api.model
     def api_trigger(self, payload):
-        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``."""
+        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``
+        (with ``skipped`` and a ``message`` when ``paths`` kept pipelines from starting)."""
         self.check_access("create")  # a Developer's right, even when the run already exists
         if not isinstance(payload, dict):
             raise UserError(self.env._("The payload must be a mapping with repository, ref and after."))
@@ -176,17 +179,11 @@ class ReleaseRun(models.Model):
             return {"runs": [], "message": self.env._("%(ref)s was deleted: nothing to run.", ref=ref)}
         if not push.is_full_sha(sha):
             raise UserError(self.env._("'after' must be a full 40-character commit sha, got %(sha)r.", sha=sha))
-        pipelines = repository._pipelines_for(ref, payload.get("pipeline"))
-        params = {
-            "repository": repository.name,
-            "ref": ref,
-            "sha": sha,
-            "before": payload.get("before") or False,
-            "pusher": payload.get("pusher") or False,
-        }
-        summaries = [pipeline._trigger(repository, params) for pipeline in pipelines]
+        params = {"repository": repository.name, "ref": ref, "sha": sha}
+        params.update(before=payload.get("before") or False, pusher=payload.get("pusher") or False)
+        result = self.env["release.pipeline.trigger"]._start_push(repository, params, payload.get("pipeline"))
         self._wake_scheduler()
-        return {"runs": summaries}
+        return result
 
     @api.model
     def api_status(self, run_id):
