@@ -225,7 +225,17 @@ class ReleaseApproval(models.Model):
             if not approval.blocked_reason
             else self.env._("Stage %(stage)s is blocked: %(why)s", stage=stage_spec["name"], why=approval.blocked_reason)
         )
+        if not approval.blocked_reason:
+            approval._notify_requested()
         return approval
+
+    def _notify_requested(self):
+        """Queue the pipeline's ``approval_requested`` notifications (email, Slack), once per stage."""
+        self.ensure_one()
+        run = self.run_id
+        subject = self.env._("%(run)s: %(stage)s waits for approval", run=run.display_name, stage=self.stage_id.name)
+        body = self.env._("%(subject)s (%(awaiting)s).\n%(url)s", subject=subject, awaiting=self.approver_status, url=run._url())
+        self.env["release.notification"]._enqueue(run, "approval_requested", subject, body, stage_key=self.stage_key)
 
     def _void(self, reason):
         for approval in self.filtered(lambda a: a.state in ("pending", "approved")):

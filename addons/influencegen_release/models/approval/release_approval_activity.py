@@ -78,6 +78,7 @@ class ReleaseApproval(models.Model):
             )
             if not approval.blocked_reason:
                 approval.message_post(body=self.env._("The deploy plan can be computed now: the approvers are asked."))
+                approval._notify_requested()
 
     def _schedule_activity(self, xmlid, user, summary):
         """An activity due today in ``user``'s time zone, its note the request's deadline."""
