@@ -232,3 +232,13 @@ def test_needs_errors_name_the_task_and_the_field(text, message):
     with pytest.raises(SpecError) as info:
         load_pipeline_file(text, "p.yml")
     assert message in str(info.value).splitlines(), str(info.value)
+
+
+def test_a_rollback_strategy_must_be_what_a_rollback_does_on_the_environments_kind():
+    text = GOOD + "  rollback:\n    strategy: previous_image\n"
+    assert errors_of(text) == [
+        "p.yml:33: pipeline.rollback.strategy: 'previous_image' is not what a rollback does on odoo environments:"
+        " use redeploy_previous (or none)"
+    ]
+    for fitting in ("redeploy_previous", "none"):
+        load_pipeline_file(GOOD + f"  rollback:\n    strategy: {fitting}\n", "p.yml")

@@ -60,6 +60,9 @@ def role_group(role):
 KINDS = ("odoo", "n8n", "iac", "docker")  # one deployer per kind
 TIERS = ("development", "staging", "production")  # the order a release is promoted in
 TIER_SEQUENCE = {tier: 10 * (index + 1) for index, tier in enumerate(TIERS)}
+# What a rollback does on an environment of each kind (its deployer's ``_rollback``): a pipeline
+# whose deploy stages target that kind declares it as ``rollback.strategy``, or ``none``.
+ROLLBACK_STRATEGY_OF_KIND = {"odoo": "redeploy_previous", "n8n": "redeploy_previous", "docker": "previous_image", "iac": "revert_and_reapply"}
 
 
 # -- terminal states ----------------------------------------------------------------------------

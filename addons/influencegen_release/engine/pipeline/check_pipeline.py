@@ -4,7 +4,7 @@ settings (defaults, triggers, rollback, notifications); stages are checked by ``
 import re
 
 from ..source.paths import PatternError, compile_patterns
-from ..vocabulary import KINDS, ROLES, TIERS
+from ..vocabulary import KINDS, ROLES, ROLLBACK_STRATEGY_OF_KIND, TIERS
 from .check_stages import StageChecker
 from .schedule import ScheduleError, parse_schedule
 from .schema import (
@@ -56,7 +56,7 @@ class PipelineChecker(StageChecker):
                     doc["pipelines"], "pipelines", doc.line_of("pipelines"), required=True
                 )
             ]
-        env_codes = {env["code"] for env in environments}
+        env_codes = {env["code"]: env["kind"] for env in environments}  # code -> kind
         pipelines = [self.pipeline(item, path, line, env_codes) for item, path, line in raw]
         pipelines = [p for p in pipelines if p]
         codes = [p["code"] for p in pipelines]
@@ -122,6 +122,8 @@ class PipelineChecker(StageChecker):
                 obj.get("notifications"), f"{path}.notifications", obj.line_of("notifications")
             )
         ]
+        rollback = self.rollback(obj.get("rollback"), f"{path}.rollback", obj.line_of("rollback"))
+        self.rollback_fits(rollback, stages, env_codes, obj, path)
         return {
             "code": self.string(obj, "code", path, pattern=CODE_RE) or "",
             "name": self.string(obj, "name", path) or "",
@@ -131,10 +133,25 @@ class PipelineChecker(StageChecker):
             "triggers": [t for t in triggers if t],
             "defaults": defaults,
             "stages": stages,
-            "rollback": self.rollback(obj.get("rollback"), f"{path}.rollback", obj.line_of("rollback")),
+            "rollback": rollback,
             "notifications": [n for n in notifications if n],
             "on_success": self.strings(obj, "on_success", path, pattern=CODE_RE),
         }
+
+    def rollback_fits(self, rollback, stages, env_kinds, obj, path):
+        """``rollback.strategy`` must be what a rollback does on the kinds the pipeline deploys to."""
+        strategy = rollback["strategy"]
+        kinds = {env_kinds.get(stage.get("environment")) for stage in stages} - {None}
+        wrong = sorted(kind for kind in kinds if strategy != "none" and ROLLBACK_STRATEGY_OF_KIND.get(kind) != strategy)
+        if wrong:
+            fits = " or ".join(sorted({ROLLBACK_STRATEGY_OF_KIND[k] for k in kinds if k in ROLLBACK_STRATEGY_OF_KIND}))
+            rollback_obj = obj.get("rollback")
+            line = rollback_obj.line_of("strategy") if hasattr(rollback_obj, "line_of") else obj.line
+            self.error(
+                line,
+                f"{path}.rollback.strategy",
+                f"'{strategy}' is not what a rollback does on {', '.join(wrong)} environments: use {fits} (or none)",
+            )
 
     def defaults(self, obj, path, line):
         result = dict(DEFAULT_LIMITS, image=None)

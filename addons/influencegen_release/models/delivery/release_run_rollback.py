@@ -48,7 +48,8 @@ class ReleaseRun(models.Model):
 
     # -- the rollback path ------------------------------------------------------------------
     def _rollback_path(self, stage, jobs):
-        deployment = self._automatic_rollback_of(stage, jobs)
+        none = (self._spec().get("rollback") or {}).get("strategy", "none") == "none"
+        deployment = not none and self._automatic_rollback_of(stage, jobs)
         if not deployment:
             return super()._rollback_path(stage, jobs)
         environment = deployment.environment_id

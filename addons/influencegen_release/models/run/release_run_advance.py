@@ -95,7 +95,15 @@ class ReleaseRunAdvance(models.AbstractModel):
     def _rollback_path(self, stage, jobs):
         """A deployment stage that failed after changing its target must be rolled back."""
         changed = jobs.filtered(lambda j: j.state == "succeeded" and j.mode != "checklist")
-        if stage.get("environment") and changed:
+        if stage.get("environment") and changed and (self._spec().get("rollback") or {}).get("strategy", "none") == "none":
+            self.message_post(
+                body=self.env._(
+                    "%(stage)s failed after changing %(env)s; the pipeline's rollback strategy is none: nothing is rolled back.",
+                    stage=stage["name"],
+                    env=stage["environment"],
+                )
+            )
+        elif stage.get("environment") and changed:
             self.rollback_state = "required"
             self.env["release.notification"]._notify_rollback(self, stage, changed)
 
