@@ -10,7 +10,7 @@ import shutil
 import tarfile
 import tempfile
 
-from ..source.git_source import GitSourceError, open_mirror, resolve
+from ..source.git_source import archive as git_archive
 
 JOB_UID = 1000  # containers run as this non-root user
 
@@ -43,13 +43,8 @@ def prepare(root, name, url=None, sha=None, mirrors_dir=None):
 
 def export(url, sha, mirrors_dir, dest):
     """Write the files of commit ``sha`` of ``url`` (``git archive`` of the mirror) into ``dest``."""
-    repo = open_mirror(url, mirrors_dir)
-    commit = resolve(repo, url, sha)
     with tempfile.TemporaryFile() as archive:
-        try:
-            repo.archive(archive, treeish=commit, format="tar")
-        except Exception as exc:  # GitPython raises several types here
-            raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
+        git_archive(url, sha, mirrors_dir, archive)
         archive.seek(0)
         _extract(archive, dest)
     return dest
