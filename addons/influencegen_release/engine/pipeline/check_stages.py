@@ -5,11 +5,11 @@ import json
 import re
 
 from ..vocabulary import ROLES, SEVERITIES
-from .check_values import ValueChecker
+from .check_files import FileChecker
 from .schema import ACTIONS, CHECKLIST_CONFIRMERS, EVIDENCE, EXCLUSIONS, NETWORKS, REPORT_FORMATS, REQ_RE
 
 
-class StageChecker(ValueChecker):
+class StageChecker(FileChecker):
     """Checks and normalises one stage and what it holds."""
 
     def stage(self, obj, path, line, defaults, env_codes):
@@ -66,6 +66,7 @@ class StageChecker(ValueChecker):
             "run", "image", "uses", "with", "checklist", "confirm_by",  # what it does
             "timeout", "cpus", "memory", "pids", "network",  # its limits
             "allow_failure", "retry", "reports", "artifacts", "secrets", "env", "window",
+            "outputs", "cache",  # what later tasks and runs get (check_files.py)
         }
         if self.mapping(obj, path, line, allowed, ("name",)) is None:
             return None
@@ -130,6 +131,8 @@ class StageChecker(ValueChecker):
             "retry": retry,
             "reports": [r for r in reports if r],
             "artifacts": self.strings(obj, "artifacts", path),
+            "outputs": self.outputs(obj, path, modes[0] if len(modes) == 1 else None),
+            "cache": self.cache(obj, path, modes[0] if len(modes) == 1 else None),
             "secrets": self.strings(obj, "secrets", path, pattern=re.compile(r"^[A-Z][A-Z0-9_]*$")),
             "env": {str(k): str(v) for k, v in env.items()},
             "window": self.boolean(obj, "window", path),

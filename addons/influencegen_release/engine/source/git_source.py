@@ -11,9 +11,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
 import posixpath
 import re
+import shutil
 
 import git
 
@@ -89,12 +89,13 @@ def resolve(repo, url, ref):
     return commit
 
 
-def archive(url, sha, mirrors_dir, fileobj):
-    """Write ``git archive`` (tar) of commit ``sha`` of ``url`` into ``fileobj``; return the commit."""
+def archive(url, sha, mirrors_dir, fileobj, prefix=None):
+    """Write ``git archive`` (tar) of commit ``sha`` of ``url`` into ``fileobj``, its members
+    under ``prefix`` when given; return the commit."""
     repo = open_mirror(url, mirrors_dir)
     commit = resolve(repo, url, sha)
     try:
-        repo.archive(fileobj, treeish=commit, format="tar")
+        repo.archive(fileobj, treeish=commit, format="tar", **({"prefix": prefix} if prefix else {}))
     except Exception as exc:  # GitPython raises several types here
         raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
     return commit
