@@ -20,6 +20,9 @@ selective_upgrade_s_p50, full_upgrade_s_p50  the two deploy times
 *_odoo_u_s_p50, deploy_phases_s_p50  where that time goes: the agent's `odoo-bin -u` run alone
                               (first to last line of its log), and deploy_package's steps (plan,
                               agent = backup + code switch + -u + restart, health, verify)
+Part ``scale`` (a control-plane database with 10,000 finished runs, no server, no Docker
+calls but the reconcile's): see scripts/bench_scale.py for its keys.
+
 The package is built outside the timing. IGR_BENCH_DEPLOY_BUDGET_S (default 200) ends the rounds
 early, never below 2, once the part (target setup included) ran that long.
 """
@@ -41,6 +44,8 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 # devstack first: it makes the addon's engine importable without Odoo.
+from bench_scale import bench_scale  # noqa: E402 - scripts/ is on the path: bench.py runs from it
+
 from devstack.odoo_server import DB, PORT, Api, Server, create_database, databases, drop_database  # noqa: E402
 from devstack.odoo_target import MODULES, Target, package  # noqa: E402
 from devstack.repository import IMAGE, commit_pipeline, init_repository  # noqa: E402
@@ -270,7 +275,7 @@ def bench_selective_upgrade():
             print(f"selective_upgrade: logs kept in {workdir}", file=sys.stderr)
 
 
-PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade}
+PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade, "scale": bench_scale}
 
 
 def main(argv):

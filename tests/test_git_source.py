@@ -3,7 +3,13 @@
 import git
 import pytest
 
-from influencegen_release.engine.source.git_source import GitSourceError, archive, mirror_path, read_file_at
+from influencegen_release.engine.source.git_source import (
+    GitSourceError,
+    archive,
+    commits_between,
+    mirror_path,
+    read_file_at,
+)
 
 
 @pytest.fixture
@@ -89,3 +95,17 @@ def test_concurrent_jobs_export_a_commit_the_mirror_lacks(origin, tmp_path):
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(lambda _n, s=sha: export(s), range(8)))
         assert results == [f"version: {round_}\n"] * 8
+
+
+def test_commits_between_two_versions_newest_first(origin, tmp_path):
+    mirrors = str(tmp_path / "mirrors")
+    first = commit(origin, "a.txt", "1", "first")
+    second = commit(origin, "a.txt", "2", "Fix the invoice total")
+    third = commit(origin, "a.txt", "3", "Add a smoke check\n\nwith a body")
+    assert commits_between(origin.working_tree_dir, first, third, mirrors) == [
+        (third, "Add a smoke check", "Dev"),
+        (second, "Fix the invoice total", "Dev"),
+    ]
+    assert [c[0] for c in commits_between(origin.working_tree_dir, None, third, mirrors, limit=2)] == [third, second]
+    with pytest.raises(GitSourceError, match="unknown ref"):
+        commits_between(origin.working_tree_dir, "f" * 40, third, mirrors)

@@ -12,6 +12,7 @@ from influencegen_release.engine.delivery.odoo.packaging import (
     MANIFEST_NAME,
     PackageError,
     build_package,
+    discover_modules,
     find_modules,
     module_checksum,
     plan_digest,
@@ -56,6 +57,37 @@ def addons(tmp_path):
 
 def test_find_modules_lists_folders_with_a_manifest(addons):
     assert find_modules(addons) == ["crm_extra", "sale_extra"]
+
+
+@pytest.mark.parametrize("layout", ["", "addons/", "src/odoo/custom/"])
+def test_discover_modules_by_manifest_in_each_repository_layout(tmp_path, layout):
+    """OCA's layout (modules at the root), addons/, or nested deeper: the same modules."""
+    root = str(tmp_path / "repo")
+    write(root, f"{layout}sale_extra/__manifest__.py", "{'version': '18.0.1.0.0'}\n")
+    write(root, f"{layout}sale_extra/tests/data/fake_module/__manifest__.py", "{}\n")  # inside a module: test data
+    write(root, f"{layout}crm_extra/__manifest__.py", "{'version': '18.0.1.0.0'}\n")
+    write(root, ".git/hooks/x/__manifest__.py", "{}\n")
+    write(root, "node_modules/pkg/__manifest__.py", "{}\n")
+    write(root, "README.md", "# repo\n")
+    os.makedirs(os.path.join(root, "setup", "sale_extra", "odoo", "addons"))
+    os.symlink(os.path.join(root, layout, "sale_extra"), os.path.join(root, "setup", "sale_extra", "odoo", "addons", "sale_extra"))
+    found = discover_modules(root)
+    assert {name: os.path.relpath(path, root) for name, path in found.items()} == {
+        "crm_extra": f"{layout}crm_extra", "sale_extra": f"{layout}sale_extra"}
+    built = build_package(root, sorted(found), "1.0.0", COMMIT, tmp_path / "p.zip")
+    with zipfile.ZipFile(tmp_path / "p.zip") as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"crm_extra", "sale_extra", MANIFEST_NAME}
+    assert sorted(built["manifest"]["modules"]) == ["crm_extra", "sale_extra"]
+
+
+def test_discover_modules_refuses_two_modules_of_one_name(tmp_path):
+    root = str(tmp_path / "repo")
+    write(root, "a/sale_extra/__manifest__.py", "{}\n")
+    write(root, "b/sale_extra/__manifest__.py", "{}\n")
+    with pytest.raises(PackageError, match="module sale_extra: found twice, in a/sale_extra and b/sale_extra"):
+        discover_modules(root)
+    with pytest.raises(PackageError, match="is itself a module folder"):
+        discover_modules(os.path.join(root, "a", "sale_extra"))
 
 
 def test_the_checksum_ignores_what_cannot_change_the_database(addons):

@@ -122,6 +122,32 @@ def test_odoo_log():
     assert report.unknown == []
 
 
+def test_odoo_log_counts_are_odoo_own_summary():
+    """A real Odoo 18 log (odoo-test.real.log, see README.md): a pass, a failure, an error,
+    two skips, a failed subtest, a class whose setUpClass fails, a post-install test. Odoo says
+    "2 failed, 2 error(s) of 7 tests"; the parser says the same, also when the same words are
+    printed by a test (an output line, a traceback) before Odoo's own line."""
+    data = (DATA / "odoo-test.real.log").read_bytes()
+    assert b"2 failed, 2 error(s) of 7 tests when loading database" in data
+    tests = parse_report("odoo-log", data, "odoo.log").tests
+    assert (tests.total, tests.failed, tests.errors, tests.skipped) == (7, 2, 2, 2)
+    assert tests.failing == [
+        "odoo.addons.igr_probe.tests.test_probe.TestProbe.test_error",
+        "odoo.addons.igr_probe.tests.test_probe.TestProbe.test_fail",
+        "odoo.addons.igr_probe.tests.test_probe.Subtest TestProbe.test_subtests (i=1)",
+        "odoo.tests.suite.setUpClass (odoo.addons.igr_probe.tests.test_probe.TestBrokenSetup)",
+    ]
+    lines = data.splitlines(keepends=True)
+    printed = [
+        b"0 failed, 0 error(s) of 1 tests when loading database 'target'\n",
+        b"2026-12-01 12:13:40,001 6406 INFO igr_s5l_probe odoo.addons.igr_probe.tests.test_probe: "
+        b"target said: 0 failed, 0 error(s) of 1 tests when loading database 'target'\n",
+        b"  File \"x.py\", line 1: 2026-12-01 12:13:40,002 7 ERROR x odoo.addons.x: FAIL: X.test skipped \n",
+    ]
+    noisy = parse_report("odoo-log", b"".join(lines[:150] + printed + lines[150:]), "odoo.log").tests
+    assert (noisy.total, noisy.failed, noisy.errors, noisy.skipped, len(noisy.failing)) == (7, 2, 2, 2, 4)
+
+
 def test_odoo_log_without_summary_is_not_clean():
     lines = (DATA / "odoo-test.log").read_bytes().splitlines(keepends=True)[:-1]
     report = parse_report("odoo-log", b"".join(lines), "odoo.log")

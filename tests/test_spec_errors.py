@@ -189,3 +189,46 @@ def test_empty_and_unreadable_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SpecError, match=r"bin.yml:0: \(file\): cannot read"):
         read_pipeline_file(binary)
+
+
+NEEDS = GOOD.replace(
+    "        - {name: Deploy Modules, uses: odoo.deploy}\n",
+    "        - {name: Deploy Modules, uses: odoo.deploy, needs: [flake8]}\n",
+)
+
+
+def test_needs_are_normalised_to_task_keys():
+    (pipeline,) = load_pipeline_file(NEEDS.replace("needs: [flake8]", "needs: [Flake8]"), "p.yml").pipelines
+    assert pipeline["stages"][1]["tasks"][0]["needs"] == ["flake8"]
+    assert "_needs_at" not in pipeline["stages"][1]["tasks"][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            NEEDS.replace("needs: [flake8]", "needs: [flake9]"),
+            "p.yml:27: pipeline.stages[1].tasks[0].needs[0]: task 'Deploy Modules' needs unknown task 'flake9'",
+        ),
+        (
+            NEEDS.replace("needs: [flake8]", "").replace("          run: flake8 /src\n", "          run: flake8 /src\n          needs: [deploy_modules]\n"),
+            "p.yml:18: pipeline.stages[0].tasks[0].needs[0]: task 'Flake8' needs 'deploy_modules' of the later stage "
+            "'Deploy': a task may only need tasks of its own stage or of earlier ones",
+        ),
+        (
+            GOOD.replace(
+                "          run: flake8 /src\n",
+                "          run: flake8 /src\n          needs: [second]\n",
+            ).replace(
+                "      gates:\n        - name: Lint Pass",
+                "        - {name: Second, key: second, run: x, needs: [flake8]}\n      gates:\n        - name: Lint Pass",
+                1,
+            ),
+            "p.yml:18: pipeline.stages[0].tasks[0].needs: task 'Flake8' needs itself: flake8 -> second -> flake8 (needs may not form a cycle)",
+        ),
+    ],
+)
+def test_needs_errors_name_the_task_and_the_field(text, message):
+    with pytest.raises(SpecError) as info:
+        load_pipeline_file(text, "p.yml")
+    assert message in str(info.value).splitlines(), str(info.value)

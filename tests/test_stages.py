@@ -7,6 +7,7 @@ from influencegen_release.engine.execution.stages import (
     job_plan,
     needs_window,
     open_stage_state,
+    ready_jobs,
     stage_events,
     stage_state,
     startable,
@@ -168,3 +169,57 @@ def stage(environment=False, *uses, reports=()):
 )
 def test_stage_events(spec, outcome, kind, expected):
     assert stage_events(spec, outcome, kind) == expected
+
+
+# -- needs: a task starts as soon as the tasks it needs are done --------------------------------
+
+NEEDS_STAGES = [
+    {"key": "build", "trigger": "auto", "tasks": [{"key": "lint"}, {"key": "compile"}]},
+    {"key": "test", "trigger": "auto", "tasks": [{"key": "unit", "needs": ["compile"]}, {"key": "e2e"}]},
+    {"key": "package", "trigger": "auto", "tasks": [{"key": "zip", "needs": ["compile"]}]},
+    {"key": "prod", "trigger": "manual", "tasks": [{"key": "deploy", "needs": ["zip"]}]},
+]
+
+
+def needs_jobs(**states):
+    stage_of = {t["key"]: s["key"] for s in NEEDS_STAGES for t in s["tasks"]}
+    return [JobView(state, task_key=key, stage_key=stage_of[key]) for key, state in states.items()]
+
+
+def ready(views, current=0):
+    return {stage["key"]: [job.task_key for job in chosen] for stage, chosen in ready_jobs(NEEDS_STAGES, views, current)}
+
+
+def test_a_task_that_needs_a_finished_task_starts_before_its_stage_opens():
+    views = needs_jobs(lint="running", compile="succeeded", unit="pending", e2e="pending", zip="pending", deploy="pending")
+    # lint still runs: e2e (no needs) waits for its stage; unit and zip need only compile.
+    assert ready(views) == {"test": ["unit"], "package": ["zip"]}
+
+
+def test_a_task_waits_while_what_it_needs_runs_or_failed():
+    views = needs_jobs(lint="succeeded", compile="running", unit="pending", e2e="pending", zip="pending", deploy="pending")
+    assert ready(views) == {}
+    views = needs_jobs(lint="succeeded", compile="failed", unit="pending", e2e="pending", zip="pending", deploy="pending")
+    assert ready(views) == {}
+    views = [v._replace(allow_failure=True) if v.task_key == "compile" else v for v in views]
+    assert ready(views) == {"test": ["unit"], "package": ["zip"]}
+
+
+def test_a_task_across_a_manual_stage_waits_for_its_approval():
+    # zip done while the test stage still runs: deploy (manual stage) does not start early.
+    views = needs_jobs(lint="succeeded", compile="succeeded", unit="succeeded", e2e="running", zip="succeeded", deploy="pending")
+    assert ready(views, current=1) == {}
+    # Once the run reaches the manual stage, it is the open stage: approved, its jobs start.
+    done = needs_jobs(lint="succeeded", compile="succeeded", unit="succeeded", e2e="succeeded", zip="succeeded", deploy="pending")
+    assert ready(done, current=3) == {"prod": ["deploy"]}
+
+
+def test_the_open_stage_keeps_its_order_and_its_own_needs():
+    stages = [{"key": "s", "trigger": "auto", "tasks": [{"key": "a"}, {"key": "b", "needs": ["a"]}, {"key": "c"}]}]
+    views = [JobView("pending", task_key=k, stage_key="s") for k in "abc"]
+    assert [job.task_key for _stage, chosen in ready_jobs(stages, views, 0) for job in chosen] == ["a", "c"]
+    views[0] = views[0]._replace(state="succeeded")
+    assert [job.task_key for _stage, chosen in ready_jobs(stages, views, 0) for job in chosen] == ["b", "c"]
+    # A skipped need (its stage does not run on this ref) holds nothing back.
+    views[0] = views[0]._replace(state="skipped")
+    assert [job.task_key for _stage, chosen in ready_jobs(stages, views, 0) for job in chosen] == ["b", "c"]

@@ -298,3 +298,80 @@ def test_a_rollback_deletes_the_workflows_created_since_and_a_failed_deploy_puts
     assert_runs(client, ids[LEAD_SYNC], lead_sync(), active=True)
     assert_runs(client, ids[REPORT], report(), active=False)
     assert api("release.run", "read", [run], ["rollback_state"])[0]["rollback_state"] is False
+
+
+PLAN_PIPELINE = """\
+version: 1
+environments:
+  - {code: it-n8n-plan, name: IT n8n plan, tier: production, kind: n8n, url: "%(url)s", credentials: "param:igr_it.n8n_key"}
+pipeline:
+  code: PL-IT-N8N-PLAN
+  name: n8n plan
+  kind: n8n
+  triggers:
+    - {event: push, branches: ['main']}
+  defaults: {image: influencegen/runner-base:bookworm, timeout: 300}
+  stages:
+    - name: Package
+      key: package
+      tasks:
+        - {name: Version, key: version, uses: artifact.version, with: {format: n8n-workflows}}
+    - name: Register
+      key: register
+      tasks:
+        - {name: Publish, key: publish, uses: artifact.publish, with: {format: n8n-workflows, source: workflows}}
+    - name: Deploy to n8n
+      key: deploy
+      trigger: manual
+      environment: it-n8n-plan
+      tasks:
+        - {name: Deploy workflows, key: deploy, uses: n8n.deploy}
+      approval:
+        rules: [{group: release_manager}]
+      gates: [{name: Go/No-Go, type: manual}]
+"""
+
+
+def test_the_approval_shows_the_live_n8n_plan_and_binds_the_deploy_to_it(server, n8n, client, workdir):
+    """Before the manual stage is approved, the approval lists what the deploy will do on the
+    instance (read live): one workflow created, one updated with its node changes. A change made
+    in n8n after the approval makes the deploy refuse the plan nobody approved."""
+    api = Api()
+    n8n_server, key = n8n
+    api("ir.config_parameter", "set_param", "igr_it.n8n_key", key)
+    # The instance already runs an older "IT Plan sync": no "Tag source" node, another URL.
+    live = lead_sync()
+    live["name"] = "IT Plan sync"
+    live["nodes"] = live["nodes"][:2]
+    live["nodes"][1]["parameters"]["url"] = "https://old-crm.example.com/api/leads"
+    live["connections"] = {"Every 6 hours": live["connections"]["Every 6 hours"]}
+    live_id = client.create(normalise(live))["id"]
+    wanted = {**lead_sync(), "name": "IT Plan sync"}
+
+    origin = init_repository(os.path.join(workdir, "n8n-plan-origin"))
+    write(origin, ".influencegen/pipeline.yml", PLAN_PIPELINE % {"url": n8n_server.url})
+    write(origin, "workflows/sync.json", wanted)
+    write(origin, "workflows/report.json", manual_workflow("IT Plan report", "c2d3e4f5", "Stamp", "header", "={{ $now.toISO() }}"))
+    commit(origin, "sync and report")
+    origin.create_tag("v1.0.0")
+    repo_id = api("release.repository", "create", {"name": "it-n8n-plan", "url": origin.working_tree_dir})
+    api("release.repository", "action_load_pipeline_file", [repo_id])
+    payload = {"repository": "it-n8n-plan", "ref": "refs/heads/main", "after": origin.head.commit.hexsha, "pusher": "dev"}
+    [summary] = api("release.run", "api_trigger", payload)["runs"]
+    status = api.wait_run(summary["id"], states=("waiting_approval", "failed"), timeout=180)
+    assert status["state"] == "waiting_approval", status
+    [approval] = api("release.approval", "search_read", [("run_id", "=", summary["id"])], ["plan", "plan_digest"])
+    plan = approval["plan"]
+    assert plan.startswith("create: IT Plan report\nupdate: IT Plan sync\nunchanged: -"), plan
+    assert f"IT Plan sync (id {live_id}): update to " in plan
+    assert "  nodes added: Tag source" in plan and "  nodes changed: Fetch leads" in plan and "  connections changed" in plan
+    assert approval["plan_digest"] and client.find_by_name("IT Plan report") == [], "planning changes nothing"
+
+    # Someone edits the workflow in n8n after the plan was read: the approved plan is refused.
+    client.update(live_id, {**normalise(live), "nodes": normalise(live)["nodes"][:1], "connections": {}})
+    api("release.approval", "api_decide", approval["id"], "approve", "plan read")
+    status = api.wait_run(summary["id"], timeout=120)
+    assert status["state"] == "failed", status
+    reason = job(status, "Deploy workflows")["reason"]
+    assert "the plan changed since it was approved" in reason, reason
+    assert client.find_by_name("IT Plan report") == [], "nothing was deployed"

@@ -8,6 +8,7 @@ from . import test_job_files
 from . import test_notifications
 from . import test_approvals
 from . import test_chaining
+from . import test_needs
 from . import test_webhook
 from . import test_polling
 from . import test_views
@@ -19,3 +20,8 @@ from . import test_dora_metrics
 from . import test_dora_tour
 from . import test_phone_tours
 from . import test_log_viewer_tour
+from . import test_automatic_rollback
+from . import test_escalation
+from . import test_approval_requests
+from . import test_approval_tours
+from . import test_triggers

@@ -11,6 +11,7 @@ from .scheduler_common import IMAGE, SchedulerCase
 ROLE = "influencegen_release.group_release_"
 ACTIVITY_TYPE = "influencegen_release.mail_activity_type_release_approval"
 ESCALATION_TYPE = "influencegen_release.mail_activity_type_release_escalation"
+BLOCKER_TYPE = "influencegen_release.mail_activity_type_release_blocker"
 
 PIPELINE = f"""\
 version: 1
@@ -264,7 +265,12 @@ class TestApprovals(SchedulerCase):
         self.assertTrue(again and again != staging)
         self.assertNotEqual(again.artifact_sha256, first_checksum)
         self.assertEqual((again.state, again.vote_ids.ids), ("pending", []))
-        self.assertIn(self.qa, self.open_activity_users(again))
+        self.assertEqual(again.artifact_sha256, "a" * 64, "one package: its own checksum")
+        # The package's upgrade plan needs the target, which t-staging (no URL) cannot reach:
+        # nobody approves what cannot be shown; the Release Managers are asked to fix it.
+        self.assertIn("Plan unavailable", again.blocked_reason)
+        self.assertNotIn(self.qa, self.open_activity_users(again))
+        self.assertLessEqual(self.rm1 | self.rm2, self.open_activity_users(again, BLOCKER_TYPE))
         self.assertEqual(run.state, "waiting_approval")
 
     def test_reject_stops_the_run_and_closes_every_activity(self):

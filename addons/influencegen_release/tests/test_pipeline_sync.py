@@ -56,8 +56,8 @@ class TestPipelineSync(ReleaseCase):
         stage_ids = pipeline.stage_ids.ids
         old_checksum = pipeline.source_checksum
         text = self.seed_text.replace(
-            "run: mkdir -p reports; bandit -r /src/addons",
-            "timeout: 7m\n          run: mkdir -p reports; bandit -r /src/addons",
+            "description: Identify common Python vulnerabilities (supports REQ-SEC-WVULN-001)\n",
+            "description: Identify common Python vulnerabilities (supports REQ-SEC-WVULN-001)\n          timeout: 7m\n",
         )
         text = text.replace(
             "        - name: Run Database Migrations (if any)\n          key: dev_migrate\n          tool: Odoo CLI\n"

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..engine.approval.policy import DECISIONS
 
@@ -13,9 +13,19 @@ class ReleaseApprovalDecision(models.TransientModel):
     decision = fields.Selection([(d, d.capitalize()) for d in DECISIONS], required=True)
     summary = fields.Html(related="approval_id.summary")
     evidence_required = fields.Boolean(related="approval_id.evidence_required")
+    evidence_missing = fields.Boolean(compute="_compute_evidence_missing")
     comment = fields.Text()
+
+    @api.depends("approval_id")
+    def _compute_evidence_missing(self):
+        Vote = self.env["release.approval.vote"]
+        for wizard in self:
+            wizard.evidence_missing = wizard.evidence_required and not Vote._evidence(wizard.approval_id)
 
     def action_confirm(self):
         self.ensure_one()
         self.approval_id._decide(self.decision, self.comment or "")
         return {"type": "ir.actions.act_window_close"}
+
+    def action_record_uat(self):
+        return self.approval_id.action_record_uat()

@@ -92,3 +92,21 @@ def missing(policy, votes):
         for r in policy["rules"]
         if approvals[r["group"]] < r["quorum"]
     ]
+
+
+def standing(policy, votes):
+    """Where each rule stands, in rule order: ``[{role, quorum, approved, rejected, voters,
+    open}]`` (``voters``: user ids who voted for it; ``open``: its approvals are awaited now)."""
+    approvals, rejections = _tally(votes, APPROVE), _tally(votes, REJECT)
+    waiting = open_roles(policy, votes)
+    return [
+        {
+            "role": rule["group"],
+            "quorum": rule["quorum"],
+            "approved": approvals[rule["group"]],
+            "rejected": rejections[rule["group"]],
+            "voters": [v.user for v in votes if v.role == rule["group"]],
+            "open": rule["group"] in waiting,
+        }
+        for rule in policy["rules"]
+    ]

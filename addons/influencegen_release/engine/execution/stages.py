@@ -24,6 +24,8 @@ class JobView(NamedTuple):
     state: str
     mode: str = "run"  # run (a container), uses (a built-in action) or checklist
     allow_failure: bool = False
+    task_key: str = ""
+    stage_key: str = ""
 
 
 def job_plan(spec, ref):
@@ -92,6 +94,42 @@ def startable(jobs):
         earlier_open = True
         if ordered:
             break
+    return ready
+
+
+def need_met(job):
+    """A needed job is done for its dependents: succeeded, failed where it may fail, or
+    skipped (its stage does not run on this ref: there is nothing to wait for)."""
+    return job is None or job.state in ("succeeded", "skipped") or (job.state == "failed" and job.allow_failure)
+
+
+def ready_jobs(stages, jobs, current):
+    """The pending jobs of a run that may start now, as ``[(stage, [jobs])]`` in stage order.
+
+    ``stages`` are the run's snapshot stages (tasks with ``needs``: task keys), ``jobs`` its
+    job views (``task_key``, ``stage_key``), each stage's in written order, and ``current``
+    the index of the open stage: the first one not finished, whose approval (when manual) is
+    given. Its startable jobs start once the tasks they need are done. A task of a later stage
+    that ``needs`` tasks starts as soon as they are done, without waiting for the rest of the
+    stages before it (GitLab's ``needs``), unless a manual stage lies between: it waits for
+    that stage's approval, as every job of a manual stage does. Jobs with no ``needs`` keep the
+    stage order.
+    """
+    by_task = {job.task_key: job for job in jobs}
+    ready = []
+    for index in range(current, len(stages)):
+        stage = stages[index]
+        if index > current and stage["trigger"] == "manual":
+            break
+        needs = {task["key"]: task.get("needs") or [] for task in stage["tasks"]}
+        stage_jobs = [job for job in jobs if job.stage_key == stage["key"]]
+        chosen = [
+            job
+            for job in startable(stage_jobs)
+            if (index == current or needs.get(job.task_key)) and all(need_met(by_task.get(k)) for k in needs.get(job.task_key, []))
+        ]
+        if chosen:
+            ready.append((stage, chosen))
     return ready
 
 

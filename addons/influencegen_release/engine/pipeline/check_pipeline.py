@@ -3,8 +3,10 @@ settings (defaults, triggers, rollback, notifications); stages are checked by ``
 
 import re
 
+from ..source.paths import PatternError, compile_patterns
 from ..vocabulary import KINDS, ROLES, TIERS
 from .check_stages import StageChecker
+from .schedule import ScheduleError, parse_schedule
 from .schema import (
     CHANNELS,
     CODE_RE,
@@ -17,6 +19,9 @@ from .schema import (
     TRIGGER_EVENTS,
 )
 from .yaml_source import LineDict
+
+# The keys of a trigger besides ``event``, and the only event each acts on.
+TRIGGER_KEYS = {"branches": "push", "paths": "push", "tags": "tag", "pipeline": "pipeline", "result": "pipeline", "schedule": "schedule"}
 
 
 class PipelineChecker(StageChecker):
@@ -150,8 +155,7 @@ class PipelineChecker(StageChecker):
         return result
 
     def trigger(self, obj, path, line):
-        allowed = {"event", "branches", "tags", "paths", "pipeline", "result", "schedule"}
-        if self.mapping(obj, path, line, allowed, ("event",)) is None:
+        if self.mapping(obj, path, line, {"event", *TRIGGER_KEYS}, ("event",)) is None:
             return None
         event = self.string(obj, "event", path, choices=TRIGGER_EVENTS)
         trigger = {
@@ -163,6 +167,9 @@ class PipelineChecker(StageChecker):
             "result": self.string(obj, "result", path, "succeeded", choices=("succeeded", "failed", "any")),
             "schedule": self.string(obj, "schedule", path),
         }
+        for key, only in TRIGGER_KEYS.items():
+            if key in obj and event in TRIGGER_EVENTS and event != only:
+                self.error(obj.line_of(key), f"{path}.{key}", f"'{key}' only applies to a {only} trigger, not to {event}")
         if event == "push" and not trigger["branches"]:
             self.error(obj.line, f"{path}.branches", "a push trigger needs at least one branch pattern")
         if event == "tag" and not trigger["tags"]:
@@ -171,6 +178,13 @@ class PipelineChecker(StageChecker):
             self.error(obj.line, f"{path}.pipeline", "a pipeline trigger names the pipeline code it follows")
         if event == "schedule" and not trigger["schedule"]:
             self.error(obj.line, f"{path}.schedule", "a schedule trigger needs an interval such as 1h or 1d")
+        try:
+            if trigger["schedule"]:
+                parse_schedule(trigger["schedule"])
+            compile_patterns(trigger["paths"])
+        except (ScheduleError, PatternError) as exc:
+            key = "schedule" if isinstance(exc, ScheduleError) else "paths"
+            self.error(obj.line_of(key), f"{path}.{key}", str(exc))
         return trigger
 
     def rollback(self, obj, path, line):

@@ -7,6 +7,7 @@ import re
 from ..vocabulary import ROLES, SEVERITIES
 from .check_files import FileChecker
 from .schema import ACTIONS, CHECKLIST_CONFIRMERS, EVIDENCE, EXCLUSIONS, NETWORKS, REPORT_FORMATS, REQ_RE
+from .yaml_source import LineList
 
 
 class StageChecker(FileChecker):
@@ -67,6 +68,7 @@ class StageChecker(FileChecker):
             "timeout", "cpus", "memory", "pids", "network",  # its limits
             "allow_failure", "retry", "reports", "artifacts", "secrets", "env", "window",
             "outputs", "cache",  # what later tasks and runs get (check_files.py)
+            "needs",  # tasks it starts after, whatever their stage (checked in cross_check)
         }
         if self.mapping(obj, path, line, allowed, ("name",)) is None:
             return None
@@ -138,8 +140,17 @@ class StageChecker(FileChecker):
             "window": self.boolean(obj, "window", path),
             "confirm_by": confirm_by or (list(CHECKLIST_CONFIRMERS) if checklist else []),
             "labels": self.strings(obj, "labels", path),
+            "needs": self.strings(obj, "needs", path),
+            "_needs_at": (path, self._item_lines(obj, "needs")),  # for cross_check, which removes it
             "_line": obj.line,
         }
+
+    @staticmethod
+    def _item_lines(obj, key):
+        value = obj.get(key)
+        if isinstance(value, LineList):
+            return [value.line_of(index) for index in range(len(value))]
+        return [obj.line_of(key)] * (len(value) if isinstance(value, list) else 1)
 
     def retry(self, obj, path, line):
         if obj is None:
@@ -302,6 +313,7 @@ class StageChecker(FileChecker):
                 self.error(stage["_line"], f"{path}.stages", f"duplicate stage key '{stage['key']}'")
             names.add(stage["name"])
             keys.add(stage["key"])
+        self.cross_check_needs(stages)
         task_keys = set()
         for stage in stages:
             for task in stage["tasks"]:
@@ -323,3 +335,61 @@ class StageChecker(FileChecker):
                                 f"{path}.stages",
                                 f"gate '{gate['name']}' refers to unknown task '{key}'",
                             )
+
+    def cross_check_needs(self, stages):
+        """``needs`` name tasks (by key or name) of the task's stage or of an earlier one, and
+        never form a cycle; they are normalised to task keys."""
+        where, keys_by_name = {}, {}
+        for index, stage in enumerate(stages):
+            for task in stage["tasks"]:
+                where.setdefault(task["key"], index)
+                keys_by_name.setdefault(task["name"], task["key"])
+        for index, stage in enumerate(stages):
+            for task in stage["tasks"]:
+                path, lines = task.pop("_needs_at")
+                keys = []
+                for position, need in enumerate(task["needs"]):
+                    line = lines[min(position, len(lines) - 1)] if lines else task["_line"]
+                    key = need if need in where else keys_by_name.get(need)
+                    npath = f"{path}.needs[{position}]"
+                    if key is None:
+                        self.error(line, npath, f"task '{task['name']}' needs unknown task '{need}'")
+                    elif where[key] > index:
+                        later = stages[where[key]]["name"]
+                        self.error(
+                            line,
+                            npath,
+                            f"task '{task['name']}' needs '{need}' of the later stage '{later}': "
+                            "a task may only need tasks of its own stage or of earlier ones",
+                        )
+                    else:
+                        keys.append(key)
+                task["needs"] = list(dict.fromkeys(keys))
+                task["_needs_path"] = (f"{path}.needs", lines[0] if lines else task["_line"])
+        for stage in stages:
+            self._needs_cycles(stage["tasks"])
+
+    def _needs_cycles(self, tasks):
+        """Needs within one stage (the only place they can loop) must not form a cycle."""
+        by_key = {task["key"]: task for task in tasks}
+        done, visiting = set(), []
+
+        def visit(task):
+            if task["key"] in done:
+                return
+            if task["key"] in visiting:
+                cycle = [*visiting[visiting.index(task["key"]) :], task["key"]]
+                path, line = by_key[cycle[0]]["_needs_path"]
+                self.error(line, path, f"task '{by_key[cycle[0]]['name']}' needs itself: {' -> '.join(cycle)} (needs may not form a cycle)")
+                return
+            visiting.append(task["key"])
+            for key in task["needs"]:
+                if key in by_key:
+                    visit(by_key[key])
+            visiting.pop()
+            done.add(task["key"])
+
+        for task in tasks:
+            visit(task)
+        for task in tasks:
+            task.pop("_needs_path", None)

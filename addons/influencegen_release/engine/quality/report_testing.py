@@ -2,9 +2,15 @@
 
 What is read
     junit-xml          test summary only, no findings.
-    odoo-log           test summary only, from Odoo 18's ``N failed, N error(s) of M tests when
-                       loading database`` line(s), ``FAIL: Class.test`` / ``ERROR: Class.test``
-                       lines and ``: skipped `` lines. No summary line -> listed in unknown.
+    odoo-log           test summary only: the counts are Odoo 18's own summary, the
+                       ``odoo.tests.result: N failed, N error(s) of M tests when loading
+                       database 'db'`` line Odoo logs once per database at shutdown (the last
+                       one per database counts). Only whole log lines of Odoo's loggers are
+                       read: the same words printed by a test, in a traceback or by a server
+                       the tests start are output, not Odoo's count, and once made a run show
+                       72 tests where Odoo said 71. Failing tests from the ``FAIL:`` /
+                       ``ERROR:`` lines, skipped ones from the ``skipped`` lines of the test
+                       loggers. No summary line -> listed in unknown.
 """
 
 import re
@@ -43,9 +49,14 @@ def _junit(data, out):
     out.report.tests = tests
 
 
-_ODOO_SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
-_ODOO_FAIL_RE = re.compile(r"\sERROR \S+ (?P<logger>[\w.]+): (?P<flavour>FAIL|ERROR): (?P<test>.+)$")
 _ODOO_LOG_LINE_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ [A-Z]+ ")
+_ODOO_PREFIX = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ "
+_ODOO_SUMMARY_RE = re.compile(
+    _ODOO_PREFIX + r"[A-Z]+ (?P<db>\S+) odoo\.tests\.result: "
+    r"(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<total>\d+) tests when loading database"
+)
+_ODOO_FAIL_RE = re.compile(_ODOO_PREFIX + r"ERROR \S+ (?P<logger>[\w.]+): (?P<flavour>FAIL|ERROR): (?P<test>.+)$")
+_ODOO_SKIP_RE = re.compile(_ODOO_PREFIX + r"INFO \S+ (?:odoo\.addons\.|odoo\.tests\.)[\w.]+: skipped ")
 
 
 def _odoo_log(data, out):
@@ -53,26 +64,27 @@ def _odoo_log(data, out):
     if not any(_ODOO_LOG_LINE_RE.match(line) for line in text.splitlines()):
         raise BadReport("no Odoo log line ('DATE TIME PID LEVEL DB LOGGER: MESSAGE') found")
     tests = TestResult()
-    seen_summary = False
+    summaries = {}  # database -> its summary line (the last one)
     fails = errors = 0
     for line in text.splitlines():
-        summary = _ODOO_SUMMARY_RE.search(line)
+        summary = _ODOO_SUMMARY_RE.match(line)
         if summary:
-            seen_summary = True
-            tests.failed += int(summary[1])
-            tests.errors += int(summary[2])
-            tests.total += int(summary[3])
+            summaries[summary["db"]] = summary
             continue
-        failure = _ODOO_FAIL_RE.search(line)
+        failure = _ODOO_FAIL_RE.match(line)
         if failure:
             tests.failing.append(f"{failure['logger']}.{failure['test'].strip()}")
             if failure["flavour"] == "FAIL":
                 fails += 1
             else:
                 errors += 1
-        elif ": skipped " in line:
+        elif _ODOO_SKIP_RE.match(line):
             tests.skipped += 1
-    if not seen_summary:
+    for summary in summaries.values():
+        tests.failed += int(summary["failed"])
+        tests.errors += int(summary["errors"])
+        tests.total += int(summary["total"])
+    if not summaries:
         tests.failed, tests.errors = fails, errors
         out.unknown(
             "no 'N failed, N error(s) of M tests when loading database' line: Odoo stopped before the tests finished"

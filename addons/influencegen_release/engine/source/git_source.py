@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import shutil
+from dataclasses import dataclass
 
 import git
 
@@ -149,8 +150,65 @@ def commit_author(url, sha, mirrors_dir):
     return commit.author.name or "", (commit.author.email or "").strip().lower()
 
 
+def commits_between(url, old, new, mirrors_dir, limit=50):
+    """``[(sha, subject, author name)]`` of the commits reachable from ``new`` and not from
+    ``old``, newest first, at most ``limit`` (``old`` falsy: the history of ``new``)."""
+    repo = open_mirror(url, mirrors_dir)
+    new = resolve(repo, url, new)
+    span = f"{resolve(repo, url, old)}..{new}" if old else new
+    return [(c.hexsha, c.summary, c.author.name or "") for c in repo.iter_commits(span, max_count=limit)]
+
+
 def branch_heads(url, mirrors_dir):
     """``{refs/heads/<branch>: sha}`` of the repository at ``url``, after fetching its mirror."""
     repo = open_mirror(url, mirrors_dir)
     fetch(repo, url)
     return {ref.path: ref.commit.hexsha for ref in repo.references if ref.path.startswith("refs/heads/")}
+
+
+def branch_head(url, branch, mirrors_dir):
+    """The commit at the head of ``branch`` now (the mirror is fetched first)."""
+    return resolve(open_mirror(url, mirrors_dir), url, f"refs/heads/{branch}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a push changed. ``files`` is None when nothing could be compared (then ``reason``
+    says why); ``how`` is ``push``, ``force-push`` or ``new-branch``; ``base`` the commit the
+    push was compared with; ``branch`` the default branch a new branch was compared with."""
+
+    files: tuple | None
+    base: str = ""
+    how: str = ""
+    reason: str = ""
+    branch: str = ""
+
+
+def compare_push(url, ref, after, before, default_branch, mirrors_dir):
+    """The files a push of ``after`` to ``ref`` changed, by the mirror: against ``before``
+    when given (a force-push too, when the mirror still has the old head), else (a new branch)
+    against its merge-base with ``default_branch``. Raises GitSourceError when the mirror
+    cannot be fetched or lacks ``after``."""
+    repo = open_mirror(url, mirrors_dir)
+    default_ref = f"refs/heads/{default_branch}"
+    resolve(repo, url, after)  # fetches when the mirror lacks it; then ``before`` came too if it still exists
+    if before:
+        if _commit_or_none(repo, before) is None:
+            return Comparison(None, before, "force-push", f"the previous head {before[:12]} is no longer in the mirror")
+        how = "push" if repo.is_ancestor(before, after) else "force-push"
+        return Comparison(_changed(repo, before, after), before, how)
+    head = _commit_or_none(repo, default_ref)
+    if ref == default_ref or head is None:
+        return Comparison(None, "", "new-branch", f"{ref} has no previous commit to compare with")
+    bases = repo.merge_base(head, after)
+    if not bases:
+        return Comparison(None, "", "new-branch", f"{ref} shares no history with {default_branch}", default_branch)
+    base = bases[0].hexsha
+    return Comparison(_changed(repo, base, after), base, "new-branch", branch=default_branch)
+
+
+def _changed(repo, base, after):
+    """Paths that differ between two commits; a rename counts as both of its paths."""
+    out = repo.git.diff_tree("-r", "--name-only", "--no-commit-id", "--no-renames", "-z", base, after)
+    return tuple(path for path in out.split("\0") if path)
+

@@ -5,6 +5,7 @@ the poller and hosted Git's webhooks; all of them name refs and commits the same
 """
 
 from .git_source import FULL_SHA_RE
+from .paths import matching_paths
 
 ZERO_SHA = "0" * 40  # what Git sends as the new commit of a deleted ref
 
@@ -51,3 +52,31 @@ def webhook_push(provider, data):
         "before": "" if set(str(before)) <= {"0"} else str(before),
         "pusher": str(pusher or provider),
     }
+
+
+def compared_with(comparison):
+    """How a comparison was made, for people: ``between a1b2c3 and the push``..."""
+    base = comparison.base[:12]
+    if comparison.how == "new-branch":
+        return f"since the merge-base {base} with {comparison.branch}"
+    if comparison.how == "force-push":
+        return f"since the old head {base} (force-push)"
+    return f"since {base}"
+
+
+def paths_decision(patterns, comparison):
+    """``(start, reason)``: whether a push trigger limited to ``patterns`` starts on a push
+    whose changes are ``comparison`` (a ``git_source.Comparison``). A push that could not be
+    compared starts (skipping a wanted run is worse than an extra one), and says why."""
+    if comparison.files is None:
+        return True, f"paths not checked ({comparison.reason})"
+    files = comparison.files
+    chosen = matching_paths(patterns, files)
+    where = compared_with(comparison)
+    if chosen:
+        more = f" and {len(chosen) - 1} more" if len(chosen) > 1 else ""
+        return True, f"{chosen[0]}{more} of {len(files)} changed file(s) {where} match paths {', '.join(patterns)}"
+    shown = ", ".join(files[:5]) + (f" (+{len(files) - 5})" if len(files) > 5 else "")
+    return False, f"paths {', '.join(patterns)} match none of the {len(files)} changed file(s) {where}" + (
+        f": {shown}" if files else ""
+    )

@@ -2,8 +2,6 @@ import hashlib
 import json
 from datetime import timedelta
 
-from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -50,11 +48,16 @@ class ReleaseApproval(models.Model):
     )
     void_reason = fields.Char(readonly=True, tracking=True)
     artifact_sha256 = fields.Char(
-        string="Artifact checksum", readonly=True, help="The approval binds to this exact artifact."
+        string="Artifact checksum",
+        readonly=True,
+        help="The approval binds to this exact artifact: the package's SHA-256, the same value as on its "
+        "deployment (with several packages, one SHA-256 over all of them; before any package, over the commit).",
     )
-    summary = fields.Html(readonly=True, sanitize=True, help="What is released: shown to approvers.")
     plan = fields.Text(readonly=True, help="What the deploy changes: the upgrade plan of an Odoo target, the infrastructure plan of an iac environment.")
     plan_digest = fields.Char(readonly=True, help="The deploy refuses to run a plan other than this one.")
+    blocked_reason = fields.Char(
+        readonly=True, tracking=True, help="Why no approver is asked yet: the Release Managers fix this first."
+    )
     requested_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     deadline = fields.Datetime(readonly=True)
     reminded_at = fields.Datetime(readonly=True)
@@ -71,7 +74,6 @@ class ReleaseApproval(models.Model):
     uat_session_ids = fields.One2many(related="run_id.uat_session_ids", string="UAT sessions")
     awaiting = fields.Char(compute="_compute_awaiting", help="Approvals still needed, per role.")
     can_decide = fields.Boolean(compute="_compute_can_decide")
-    finding_summary = fields.Char(compute="_compute_finding_summary", string="Findings")
 
     @api.depends("vote_ids.decision", "void_reason")
     def _compute_state(self):
@@ -102,19 +104,6 @@ class ReleaseApproval(models.Model):
         for approval in self:
             approval.can_decide = not Vote._refusal(approval, self.env.user, policy_engine.REJECT)
 
-    @api.depends("run_id.finding_ids")
-    def _compute_finding_summary(self):
-        for approval in self:
-            findings = approval.run_id.finding_ids
-            counts = {sev: len(findings.filtered(lambda f, s=sev: f.severity == s)) for sev in ("critical", "high", "medium")}
-            waived = len(findings.filtered("waived"))
-            approval.finding_summary = self.env._(
-                "%(total)s findings: %(critical)s critical, %(high)s high, %(medium)s medium; %(waived)s waived",
-                total=len(findings),
-                waived=waived,
-                **counts,
-            )
-
     def _compute_display_name(self):
         for approval in self:
             approval.display_name = f"{approval.stage_id.name or ''} · {approval.run_id.display_name or ''}"
@@ -139,41 +128,6 @@ class ReleaseApproval(models.Model):
         approval.check_access("read")
         approval._decide(decision, comment or "")
         return approval._status()
-
-    @api.model
-    def api_my_approvals(self):
-        """The pending requests that await the current user's decision, with what they decide on."""
-        now = fields.Datetime.now()
-        mine = self.search([("state", "=", "pending")]).filtered(lambda a: self.env.user in a._awaited_users())
-        result = []
-        for approval in mine.sorted("deadline"):
-            environment = approval.environment_id
-            is_open, when, why = environment._window_state(now) if environment else (True, None, "")
-            result.append(
-                {
-                    "id": approval.id,
-                    "name": approval.display_name,
-                    "run": {"id": approval.run_id.id, "name": approval.run_id.display_name},
-                    "pipeline": approval.pipeline_id.display_name,
-                    "version": approval.version or False,
-                    "commit": approval.commit_sha or False,
-                    "ref": approval.run_id.ref,
-                    "checksum": approval.artifact_sha256 or False,
-                    "environment": environment.display_name or False,
-                    "window": {
-                        "name": environment.calendar_id.name or False,
-                        "open": is_open,
-                        "when": fields.Datetime.to_string(when) if when else False,
-                        "why": why or False,
-                    },
-                    "findings": approval.finding_summary,
-                    "plan": approval.plan or False,
-                    "awaiting": approval.awaiting or False,
-                    "deadline": fields.Datetime.to_string(approval.deadline) if approval.deadline else False,
-                    "evidence_required": approval.evidence_required,
-                }
-            )
-        return result
 
     # -- decisions; requests, activities, deadlines (called by the run's state machine) --------
     def _decide(self, decision, comment):
@@ -200,13 +154,17 @@ class ReleaseApproval(models.Model):
             self._request(run, stage_spec, jobs[:1].stage_id, checksum)
             return "pending"
         if current.state == "pending":
+            current._retry_plan()
             current._sync_activities()
         return current.state
 
     @api.model
     def _release_checksum(self, run):
-        """What approvals bind to: the deployable artifacts of the run, else its commit."""
+        """What approvals bind to: the deployable artifact of the run (its own sha256), a digest
+        of several, else a digest of its commit."""
         artifacts = run.artifact_ids.filtered(lambda a: a.kind in DEPLOYABLE_KINDS and a.sha256)
+        if len(artifacts) == 1:  # the package's own checksum: the value its deployment shows
+            return artifacts.sha256
         lines = sorted(f"{a.kind}:{a.name}:{a.sha256}" for a in artifacts) or [f"commit:{run.commit_sha}"]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
@@ -230,7 +188,8 @@ class ReleaseApproval(models.Model):
             else:
                 authors = Users.search(["|", ("email", "=ilike", email), ("login", "=ilike", email)]) if email else Users
                 excluded |= authors
-                notes.append(self.env._("%(name)s <%(email)s> authored the commit", name=name, email=email))
+                who = ", ".join(authors.mapped("name")) or name  # a person's name, never an address
+                notes.append(self.env._("%(name)s authored the commit", name=who))
         return excluded, "; ".join(notes)
 
     @api.model
@@ -254,41 +213,35 @@ class ReleaseApproval(models.Model):
                 "evidence_required": spec_policy.get("evidence") == "uat",
                 "plan": plan,
                 "plan_digest": plan_digest,
+                # A deployer that plans and could not: nobody can approve what cannot be shown.
+                "blocked_reason": plan if plan and not plan_digest else False,
             }
         )
-        approval.summary = approval._render_summary()
         approval._sync_activities()
         run.message_post(
             body=self.env._(
-                "Stage %(stage)s waits for approval (%(awaiting)s).", stage=stage_spec["name"], awaiting=approval.awaiting
+                "Stage %(stage)s waits for approval (%(awaiting)s).", stage=stage_spec["name"], awaiting=approval.approver_status
             )
+            if not approval.blocked_reason
+            else self.env._("Stage %(stage)s is blocked: %(why)s", stage=stage_spec["name"], why=approval.blocked_reason)
         )
+        if not approval.blocked_reason:
+            approval._notify_requested()
         return approval
+
+    def _notify_requested(self):
+        """Queue the pipeline's ``approval_requested`` notifications (email, Slack), once per stage."""
+        self.ensure_one()
+        run = self.run_id
+        subject = self.env._("%(run)s: %(stage)s waits for approval", run=run.display_name, stage=self.stage_id.name)
+        body = self.env._("%(subject)s (%(awaiting)s).\n%(url)s", subject=subject, awaiting=self.approver_status, url=run._url())
+        self.env["release.notification"]._enqueue(run, "approval_requested", subject, body, stage_key=self.stage_key)
 
     def _void(self, reason):
         for approval in self.filtered(lambda a: a.state in ("pending", "approved")):
             approval.void_reason = reason
             approval._close_activities(approval.activity_ids, reason)
             approval.message_post(body=self.env._("Void: %(reason)s", reason=reason))
-
-    def _sync_activities(self):
-        """One open activity per person whose vote is awaited now, none for anybody else."""
-        activity_type = self.env.ref(ACTIVITY_TYPE)
-        for approval in self:
-            wanted = approval._awaited_users() if approval.state == "pending" else self.env["res.users"]
-            open_activities = approval.activity_ids.filtered(lambda a: a.activity_type_id == activity_type)
-            approval._close_activities(
-                open_activities.filtered(lambda a, w=wanted: a.user_id not in w),
-                self.env._("No longer awaited from you."),
-            )
-            for user in wanted - open_activities.user_id:
-                approval.activity_schedule(
-                    ACTIVITY_TYPE,
-                    date_deadline=fields.Date.to_date(approval.deadline) if approval.deadline else fields.Date.today(),
-                    summary=self.env._("Decide: %(name)s", name=approval.display_name),
-                    note=approval.summary,
-                    user_id=user.id,
-                )
 
     def _check_deadlines(self, now):
         """Remind the awaited approvers after ``remind``; past the deadline, escalate once."""
@@ -297,27 +250,23 @@ class ReleaseApproval(models.Model):
             remind_at = approval.requested_at + timedelta(seconds=policy.get("remind", 24 * 3600))
             if not approval.reminded_at and now >= remind_at:
                 approval.reminded_at = now
-                approval.message_post(
-                    body=self.env._("Reminder: your decision is awaited (%(awaiting)s).", awaiting=approval.awaiting),
-                    partner_ids=approval._awaited_users().partner_id.ids,
-                    message_type="comment",
-                    subtype_xmlid="mail.mt_comment",
+                approval._notify_inbox(
+                    approval._awaited_users(),
+                    self.env._("Reminder: your decision is awaited (%(awaiting)s).", awaiting=approval.approver_status),
                 )
             if not approval.escalated_at and approval.deadline and now >= approval.deadline:
                 approval.escalated_at = now
                 group = self.env.ref(ROLE_GROUP % policy.get("escalate_to", "release_manager"))
-                for user in group.users.filtered("active"):
-                    approval.activity_schedule(
-                        ESCALATION_TYPE,
-                        date_deadline=fields.Date.to_date(now),
-                        summary=self.env._("Overdue: %(name)s", name=approval.display_name),
-                        note=approval.summary,
-                        user_id=user.id,
-                    )
+                managers = group.users.filtered("active")
+                for user in managers:
+                    approval._schedule_activity(ESCALATION_TYPE, user, self.env._("Overdue: %(name)s", name=approval.display_name))
+                approval._notify_inbox(
+                    managers, self.env._("Overdue, escalated to you: nobody decided in time (%(awaiting)s).", awaiting=approval.approver_status)
+                )
                 approval.message_post(
                     body=self.env._(
                         "The deadline passed without a decision (%(awaiting)s): escalated to %(group)s.",
-                        awaiting=approval.awaiting,
+                        awaiting=approval.approver_status,
                         group=group.name,
                     )
                 )
@@ -344,13 +293,11 @@ class ReleaseApproval(models.Model):
     def _awaited_users(self):
         voted = self.vote_ids.user_id
         users = self.env["res.users"]
+        if self.blocked_reason:
+            return users
         for role in policy_engine.open_roles(self._policy(), self._votes()):
             users |= self._role_users(role)
         return users - voted - self.excluded_user_ids
-
-    def _close_activities(self, activities, feedback):
-        for activity in activities:
-            activity.action_feedback(feedback=feedback)
 
     def _open_decision(self, decision):
         self.ensure_one()
@@ -366,23 +313,6 @@ class ReleaseApproval(models.Model):
             "target": "new",
             "context": {"default_approval_id": self.id, "default_decision": decision},
         }
-
-    def _render_summary(self):
-        run = self.run_id
-        rows = [
-            (self.env._("Pipeline"), run.pipeline_id.display_name),
-            (self.env._("Run"), Markup('<a href="%s">%s</a>') % (run._url(), run.display_name)),
-            (self.env._("Version"), run.version or self.env._("not versioned yet")),
-            (self.env._("Commit"), f"{run.commit_sha or ''} ({run.ref})"),
-            (self.env._("Artifact checksum"), self.artifact_sha256),
-            (self.env._("Target environment"), self.environment_id.display_name or "-"),
-            (self.env._("Findings"), self.finding_summary),
-            (self.env._("Awaiting"), self.awaiting),
-            (self.env._("Deadline"), fields.Datetime.to_string(self.deadline)),
-        ]
-        body = Markup("").join(Markup("<tr><th>%s</th><td>%s</td></tr>") % row for row in rows)
-        plan = Markup("<p><b>%s</b></p><pre>%s</pre>") % (self.env._("Plan"), self.plan) if self.plan else ""
-        return Markup("<table>%s</table>%s") % (body, plan)
 
     def _status(self):
         self.ensure_one()

@@ -85,6 +85,13 @@ class ReleaseApprovalVote(models.Model):
         the request needs. Without ``comment``, the comment and the evidence are not judged."""
         if approval.state != "pending" or not approval.policy_json:
             return UserError, self.env._("This request is %(state)s: it takes no more decisions.", state=approval.state)
+        if approval.blocked_reason:
+            return UserError, self.env._(
+                "Nobody can decide on %(request)s yet: its deploy plan cannot be computed (%(why)s). "
+                "The Release Managers were asked to fix it.",
+                request=approval.display_name,
+                why=approval.blocked_reason,
+            )
         if decision not in DECISIONS:
             return UserError, self.env._("The decision must be 'approve' or 'reject', got %(d)r.", d=decision)
         if user in approval.excluded_user_ids:
@@ -142,6 +149,9 @@ class ReleaseApprovalVote(models.Model):
     def _label(self):
         self.ensure_one()
         label = self.env._(
-            "%(user)s (%(role)s): %(decision)s", user=self.user_id.name, role=self.group_id.name, decision=self.decision
+            "%(user)s (%(role)s): %(decision)s",
+            user=self.user_id.name,
+            role=self.group_id.name,
+            decision=dict(self._fields["decision"]._description_selection(self.env))[self.decision],
         )
         return f"{label}. {self.comment}" if self.comment else label

@@ -73,6 +73,8 @@ class ReleaseUatSession(models.Model):
                     count=len(session.scenario_ids),
                 )
             )
+        if self.env.context.get("igr_close_on_submit"):  # opened from an approval card: back to it
+            return {"type": "ir.actions.act_window_close"}
         return True
 
     @api.model

@@ -2,7 +2,9 @@ from . import release_environment
 from . import release_artifact
 from . import release_deployment
 from . import release_target_receipt
+from . import release_target_rehearsal
 from . import release_deployer
+from . import release_run_rollback
 from . import odoo
 from . import n8n
 from . import docker

@@ -33,6 +33,9 @@ class ReleaseDeployment(models.Model):
     deployed_by_id = fields.Many2one("res.users", string="By", default=lambda self: self.env.user, readonly=True)
     is_rollback = fields.Boolean(string="Rollback", readonly=True)
     rollback_of_id = fields.Many2one("release.deployment", string="Rolls back", readonly=True, ondelete="restrict")
+    automatic_rollback = fields.Boolean(
+        string="Automatic", readonly=True, help="Rolled back by itself (rollback.automatic) after its run failed on this environment."
+    )
     outcome = fields.Selection(OUTCOMES, required=True, default="running", readonly=True, tracking=True)
     plan = fields.Text(readonly=True, help="Modules installed, upgraded and unchanged.")
     backup_ref = fields.Char(string="Backup", readonly=True, help="The target's database backup taken before the deploy.")
@@ -67,6 +70,7 @@ class ReleaseDeployment(models.Model):
             "version": self.version or False,
             "outcome": self.outcome,
             "rollback": self.is_rollback,
+            "automatic": self.automatic_rollback,
             "plan": self.plan or False,
             "backup": self.backup_ref or False,
             "duration_s": round(self.duration_s, 2),

@@ -62,6 +62,9 @@ class ReleasePipeline(models.Model):
     source_yaml = fields.Text(string="Pipeline file", readonly=True, help="The YAML text this pipeline was last loaded from.")
     run_ids = fields.One2many("release.run", "pipeline_id", string="Runs")
     run_count = fields.Integer(compute="_compute_counts")
+    next_scheduled_at = fields.Datetime(
+        string="Next scheduled run", compute="_compute_next_scheduled_at", help="The earliest slot of its schedule triggers."
+    )
 
     _sql_constraints = [("code_unique", "unique(code)", "A pipeline code must be unique.")]
 
@@ -71,6 +74,12 @@ class ReleasePipeline(models.Model):
             pipeline.stage_count = len(pipeline.stage_ids)
             pipeline.gate_count = len(pipeline.stage_ids.gate_ids)
             pipeline.run_count = len(pipeline.run_ids)
+
+    @api.depends("trigger_ids.next_run_at", "active")
+    def _compute_next_scheduled_at(self):
+        for pipeline in self:
+            slots = pipeline.trigger_ids.filtered(lambda t: t.event == "schedule").mapped("next_run_at")
+            pipeline.next_scheduled_at = min(filter(None, slots), default=False) if pipeline.active else False
 
     @api.depends("code", "name")
     def _compute_display_name(self):
@@ -160,9 +169,10 @@ class ReleasePipeline(models.Model):
         return json.loads(self.spec_json or "{}")
 
     # -- runs ---------------------------------------------------------------------------------
-    def _trigger(self, repository, params):
+    def _trigger(self, repository, params, note=False):
         """Start this pipeline's run of a push (``params``: repository, ref, sha, before,
-        pusher) once: a push seen again finds the run it started. Return the run's summary."""
+        pusher, trigger_kind) once: a push seen again finds the run it started. ``note`` (why
+        it starts) goes to the new run's chatter. Return the run's summary."""
         self.ensure_one()
         Run = self.env["release.run"]
         fingerprint = self._run_fingerprint(repository, params)
@@ -172,6 +182,8 @@ class ReleasePipeline(models.Model):
         try:
             with self.env.cr.savepoint():
                 run = self._create_run(repository, params, fingerprint)
+                if note:
+                    run.message_post(body=note)
         except pg_errors.UniqueViolation:
             # Another call created it a moment ago; our snapshot cannot see it, a new cursor can.
             with self.env.registry.cursor() as cr:
@@ -205,6 +217,7 @@ class ReleasePipeline(models.Model):
                 "commit_sha": params["sha"],
                 "before_sha": params.get("before") or False,
                 "pusher": params.get("pusher") or False,
+                "trigger_kind": params.get("trigger_kind") or "push",
                 "fingerprint": fingerprint,
                 "params_json": json.dumps(params, sort_keys=True),
             }

@@ -99,14 +99,15 @@ class ReleaseAction(models.AbstractModel):
         run = job.run_id
         params = task.get("with") or {}
         version = self._version(run)
-        source = self._source(params, "addons")
+        # Without with.source the modules are found by their manifests anywhere in the commit.
+        source = self._source(params, "") if params.get("source") else ""
         workdir = tempfile.mkdtemp(prefix="igr-package-")
         try:
             tree = self._export_tree(run, workdir)
-            addons = os.path.join(tree, source)
-            modules = params.get("modules") or packaging.find_modules(addons)
+            addons = os.path.join(tree, source) if source else tree
+            modules = params.get("modules") or sorted(packaging.discover_modules(addons))
             if not modules:
-                raise ActionError(f"no Odoo module in '{source}' at {run.commit_sha[:12]}")
+                raise ActionError(f"no Odoo module (no __manifest__.py) in '{source or '.'}' at {run.commit_sha[:12]}")
             zip_path = os.path.join(workdir, "modules.zip")
             built = packaging.build_package(addons, modules, version, run.commit_sha, zip_path)
             with open(zip_path, "rb") as handle:

@@ -3,7 +3,8 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ...engine.execution.stages import open_stage_state, stage_state, startable
+from ...engine.execution.stages import stage_state
+from ...engine.pipeline.schema import TRIGGER_EVENTS
 from ...engine.source import push
 from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
 from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
@@ -26,7 +27,7 @@ UI_NOTIFICATION = "influencegen_release/run_changed"  # what the OWL views liste
 class ReleaseRun(models.Model):
     _name = "release.run"
     _description = "Pipeline Run"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "release.run.advance"]
     _order = "id desc"
     _mail_post_access = "read"  # approvers, testers and checklist confirmers comment on runs
 
@@ -37,6 +38,7 @@ class ReleaseRun(models.Model):
     short_sha = fields.Char(string="Short commit", compute="_compute_short_sha")
     before_sha = fields.Char(string="Previous commit")
     pusher = fields.Char(help="Who pushed, as the Git hook reported it.")
+    trigger_kind = fields.Selection([(e, e.capitalize()) for e in TRIGGER_EVENTS], string="Started by", readonly=True, index=True)
     triggered_by_id = fields.Many2one("res.users", default=lambda self: self.env.user, readonly=True)
     state = fields.Selection(RUN_STATES, required=True, default="queued", index=True, tracking=True)
     fingerprint = fields.Char(readonly=True, index=True, copy=False, help="sha256 of the immutable run parameters.")
@@ -161,7 +163,8 @@ class ReleaseRun(models.Model):
     # -- API (XML-RPC: Git hooks, CLI, UI) ---------------------------------------------------
     @api.model
     def api_trigger(self, payload):
-        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``."""
+        """Start the pipelines a push concerns; return ``{"runs": [{id, pipeline, state, url}]}``
+        (with ``skipped`` and a ``message`` when ``paths`` kept pipelines from starting)."""
         self.check_access("create")  # a Developer's right, even when the run already exists
         if not isinstance(payload, dict):
             raise UserError(self.env._("The payload must be a mapping with repository, ref and after."))
@@ -176,17 +179,11 @@ class ReleaseRun(models.Model):
             return {"runs": [], "message": self.env._("%(ref)s was deleted: nothing to run.", ref=ref)}
         if not push.is_full_sha(sha):
             raise UserError(self.env._("'after' must be a full 40-character commit sha, got %(sha)r.", sha=sha))
-        pipelines = repository._pipelines_for(ref, payload.get("pipeline"))
-        params = {
-            "repository": repository.name,
-            "ref": ref,
-            "sha": sha,
-            "before": payload.get("before") or False,
-            "pusher": payload.get("pusher") or False,
-        }
-        summaries = [pipeline._trigger(repository, params) for pipeline in pipelines]
+        params = {"repository": repository.name, "ref": ref, "sha": sha}
+        params.update(before=payload.get("before") or False, pusher=payload.get("pusher") or False)
+        result = self.env["release.pipeline.trigger"]._start_push(repository, params, payload.get("pipeline"))
         self._wake_scheduler()
-        return {"runs": summaries}
+        return result
 
     @api.model
     def api_status(self, run_id):
@@ -210,6 +207,7 @@ class ReleaseRun(models.Model):
             parent_run=run.parent_run_id._ui_links(),
             retry_of=run.retry_of_id._ui_links(),
             chained_runs=run.child_run_ids._ui_links(),
+            needs=run._needs_edges(),
             can_cancel=may_act and run.state not in TERMINAL and not run.cancel_requested,
             can_retry=may_act and run.state in ("failed", "cancelled"),
         )
@@ -314,85 +312,6 @@ class ReleaseRun(models.Model):
             "chained": self.child_run_ids.ids,
         }
 
-    # -- state machine (called by the scheduler under a row lock) -----------------------------
-    def _advance(self):
-        """Move the run forward one step from its jobs' states; results only get worse."""
-        self.ensure_one()
-        if self.state in TERMINAL:
-            return
-        if self.cancel_requested:
-            if not self.job_ids.filtered(lambda j: j.state in ("starting", "running")):
-                self.job_ids.filtered(lambda j: j.state not in DONE_STATES)._cancel()
-                self.approval_ids._void(self.env._("the run was cancelled"))
-                self._finish("cancelled")
-            return
-        now = fields.Datetime.now()
-        if not self.started_at:
-            self.started_at = now
-        self.env["release.checklist.item"]._settle(self)
-        self.approval_ids.filtered(lambda a: a.state == "pending")._check_deadlines(now)
-        Notification = self.env["release.notification"]
-        for stage in self._spec()["stages"]:
-            jobs = self._stage_jobs(stage)
-            state = stage_state(jobs)
-            if state == "succeeded" and not self.env["release.gate.result"]._stage_passes(self, stage):
-                self._fail()
-                return
-            if state == "succeeded":
-                Notification._notify_stage(self, stage, "succeeded")
-            if state in ("skipped", "succeeded"):
-                continue
-            if state == "failed":
-                self._rollback_path(stage, jobs)
-                Notification._notify_stage(self, stage, "failed")
-                self._fail()
-                return
-            if state == "cancelled":
-                self._finish("cancelled")
-                return
-            if stage["trigger"] == "manual" and jobs.filtered(lambda j: j.state == "pending"):
-                decision = self.env["release.approval"]._decision(self, stage, jobs)
-                if decision == "rejected":
-                    self._fail()
-                    return
-                if decision != "approved":
-                    self._set_state("waiting_approval")
-                    return
-            self._set_state(self._start_ready_jobs(stage, jobs, now))
-            return
-        self._finish("succeeded")
-
-    def _start_ready_jobs(self, stage, jobs, now):
-        """Queue the stage's jobs that may start now (``stages.startable``); return the run's
-        state. Tasks that need the maintenance window wait for it (or for a confirmed
-        break-glass)."""
-        ready = self.env["release.job"].concat(*startable(jobs.sorted(lambda j: (j.sequence, j.id))))
-        held = self.env["release.window.override"]._held(self, stage, ready, now)
-        (ready - held)._queue()
-        return open_stage_state(jobs, held)
-
     def _stage_jobs(self, stage):
         """The jobs of ``stage`` (a stage of the run's snapshot)."""
         return self.job_ids.filtered(lambda j: j.stage_key == stage["key"])
-
-    def _rollback_path(self, stage, jobs):
-        """A deployment stage that failed after changing its target must be rolled back."""
-        changed = jobs.filtered(lambda j: j.state == "succeeded" and j.mode != "checklist")
-        if stage.get("environment") and changed:
-            self.rollback_state = "required"
-            self.env["release.notification"]._notify_rollback(self, stage, changed)
-
-    def _set_state(self, state):
-        if self.state != state:
-            self.state = state
-
-    def _fail(self):
-        """The run failed: what has not started yet never will."""
-        self.job_ids.filtered(lambda j: j.state == "pending")._skip()
-        self._finish("failed")
-
-    def _finish(self, state):
-        self.write({"state": state, "finished_at": fields.Datetime.now()})
-        self.message_post(body=self.env._("Run %(state)s.", state=dict(RUN_STATES)[state].lower()))
-        self.env["release.notification"]._notify_run(self)
-        self.env["release.pipeline.trigger"]._start_followers(self)

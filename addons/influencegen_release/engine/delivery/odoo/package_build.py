@@ -31,6 +31,8 @@ FILE_ATTR = (stat.S_IFREG | 0o644) << 16
 MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]+\Z")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?\Z")
 CHUNK = 1024 * 1024
+# Never searched for modules: tool caches and JavaScript dependencies.
+SKIPPED_FOLDERS = ("node_modules", "__pycache__")
 
 
 class PackageError(Exception):
@@ -97,8 +99,36 @@ def find_modules(addons_dir):
     )
 
 
+def discover_modules(root):
+    """``{name: folder}`` of every Odoo module under ``root``, found by its ``__manifest__.py``
+    at any depth: at the repository root (OCA's layout), under ``addons/``, or deeper.
+
+    As OCA's tooling (and Odoo's addons path) sees them: a module's own folders are not searched
+    (a manifest there is test data), links to folders are not entered (OCA's ``setup/`` links
+    back to the modules), hidden folders and ``node_modules`` are skipped. Two modules of one
+    name are refused: a package and an addons path can hold only one.
+    """
+    if not os.path.isdir(root):
+        raise PackageError(f"{root}: not a folder")
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
+        if "__manifest__.py" in filenames:
+            if dirpath == root:
+                raise PackageError(f"{root}: is itself a module folder; modules are found in the folders below it")
+            name = os.path.basename(os.path.abspath(dirpath))
+            if name in found:
+                first, second = (os.path.relpath(p, root) for p in (found[name], dirpath))
+                raise PackageError(f"module {name}: found twice, in {first} and {second}")
+            found[name] = dirpath
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_FOLDERS)
+    return found
+
+
 def build_package(addons_dir, modules, version, commit, out_path):
-    """Write the package of ``modules`` (names of folders of ``addons_dir``) to ``out_path``.
+    """Write the package of ``modules`` (names of modules found under ``addons_dir`` by
+    ``discover_modules``) to ``out_path``, each module folder at the zip's root.
 
     Returns ``{"manifest": release manifest, "sha256": of the zip, "size": of the zip}``.
     """
@@ -107,11 +137,12 @@ def build_package(addons_dir, modules, version, commit, out_path):
         raise PackageError(f"commit {commit!r}: not a full hexadecimal commit sha")
     if not modules:
         raise PackageError(f"{addons_dir}: no module to package")
+    located = discover_modules(addons_dir)
     entries, module_info = [], {}
     for name in sorted(set(modules)):
         if not MODULE_NAME_RE.match(name):
             raise PackageError(f"module {name!r}: not a valid Odoo module name")
-        module_dir = os.path.join(addons_dir, name)
+        module_dir = located.get(name, os.path.join(addons_dir, name))
         manifest_path = os.path.join(module_dir, "__manifest__.py")
         if not os.path.isfile(manifest_path):
             raise PackageError(f"{module_dir}: not a module (no __manifest__.py)")

@@ -23,6 +23,7 @@ from .package_build import (  # noqa: F401  (part of this module's interface)
     ZIP_DATE,
     PackageError,
     build_package,
+    discover_modules,
     find_modules,
     module_checksum,
 )

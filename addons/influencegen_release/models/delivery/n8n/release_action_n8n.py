@@ -46,7 +46,8 @@ class ReleaseActionN8n(models.AbstractModel):
             "n8n_workflows",
             "no workflows to deploy: this run built no n8n package (artifact.package or artifact.publish with format: n8n-workflows)",
         )
-        deployment = environment._deploy(artifact, run=job.run_id, job=job)
+        approval = job.run_id.approval_ids.filtered(lambda a: a.stage_key == job.stage_key and a.state == "approved")[-1:]
+        deployment = environment._deploy(artifact, run=job.run_id, job=job, approved_digest=approval.plan_digest or None)
         return self._deploy_log(environment, artifact, deployment)
 
     def _load_n8n_workflows(self, job, task):

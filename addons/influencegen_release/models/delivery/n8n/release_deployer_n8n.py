@@ -3,6 +3,7 @@ import time
 
 from odoo import api, models
 
+from ....engine.delivery.n8n import plan as n8n_plan
 from ....engine.delivery.n8n.client import N8nClient, N8nError
 from ....engine.delivery.n8n.client import deploy as n8n_deploy
 from ....engine.delivery.n8n.client import rollback as n8n_rollback
@@ -22,6 +23,18 @@ class ReleaseDeployerN8n(models.AbstractModel):
 
     _artifact_kind = "n8n_workflows"
     _exclusive = True
+
+    def _plan(self, environment, run):
+        """What deploying the run's package would do on the instance, read live: each workflow
+        created, updated (nodes added, removed, changed) or unchanged, activated or deactivated."""
+        artifact = run.artifact_ids.filtered(lambda a: a.kind == self._artifact_kind).sorted("id")[-1:]
+        if not artifact:
+            return False, False
+        try:
+            entries = self._live_plan(environment, artifact, self.env["release.deployment"])
+        except (N8nError, WorkflowError, ValueError) as exc:
+            return self.env._("Plan unavailable: %(error)s", error=exc), False
+        return n8n_plan.text(entries), n8n_plan.digest(entries)
 
     def _deploy(self, environment, deployment, artifact, rollback_of=None, approved_digest=None):
         """Push every workflow of ``artifact`` (an n8n package) to ``environment``.
@@ -44,6 +57,17 @@ class ReleaseDeployerN8n(models.AbstractModel):
             return
         history = self._history(environment, deployment)
         ids = self._workflow_ids(history)
+        if approved_digest:
+            # The approvers saw a plan: the instance and the package must still be what it read.
+            try:
+                entries = n8n_plan.plan_package(client, workflows, ids)
+            except (N8nError, WorkflowError) as exc:
+                deployment._finish("error", error=str(exc))
+                return
+            if n8n_plan.digest(entries) != approved_digest:
+                error = self.env._("the plan changed since it was approved: now\n%(plan)s", plan=n8n_plan.text(entries))
+                deployment._finish("error", plan=n8n_plan.text(entries), error=error)
+                return
         name = None
         try:
             for name in sorted(workflows):
@@ -165,9 +189,16 @@ class ReleaseDeployerN8n(models.AbstractModel):
         return "\n".join(lines)
 
     @api.model
+    def _live_plan(self, environment, artifact, deployment):
+        """The plan entries (engine.delivery.n8n.plan) of deploying ``artifact`` here now."""
+        ids = self._workflow_ids(self._history(environment, deployment))
+        return n8n_plan.plan_package(self._client(environment, timeout=READ_TIMEOUT), artifact._n8n_document()["workflows"], ids)
+
+    @api.model
     def _history(self, environment, deployment):
-        """``[(deployment, {name: record})]`` of the deployments here before ``deployment``, oldest first."""
-        earlier = environment.deployment_ids.filtered(lambda d: d.id < deployment.id and d.n8n_workflows_json).sorted("id")
+        """``[(deployment, {name: record})]`` of the deployments here before ``deployment`` (all of
+        them for an empty one), oldest first."""
+        earlier = environment.deployment_ids.filtered(lambda d: (not deployment or d.id < deployment.id) and d.n8n_workflows_json).sorted("id")
         return [(d, json.loads(d.n8n_workflows_json)) for d in earlier]
 
     @api.model

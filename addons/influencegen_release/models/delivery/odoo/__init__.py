@@ -1,2 +1,3 @@
 from . import release_deployer_odoo
 from . import release_action_odoo
+from . import release_rehearsal

@@ -68,8 +68,10 @@ function visibleButton(content, selector) {
 tours.add("influencegen_release_phone_approvals", {
     steps: () => [
         { content: "My approvals shows the request", trigger: ".o_igr_my_approvals .o_igr_approval_card .o_igr_checksum:not(:empty)" },
-        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve"),
-        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject"),
+        // Reject needs a reason: with one written on the card, both buttons are enabled.
+        { content: "A comment on the card", trigger: ".o_igr_approval_card .o_igr_comment", run: "edit Looked at it" },
+        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve:enabled"),
+        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject:enabled"),
         fitsThePhone("My approvals", ".o_igr_approval_card"),
         { content: "Open the request", trigger: ".o_igr_approval_card .card-header a", run: "click" },
         { content: "The request's form", trigger: ".o_form_view .o_field_widget[name='artifact_sha256']" },
@@ -83,5 +85,29 @@ tours.add("influencegen_release_phone_approvals", {
         { content: "Say why", trigger: ".modal .o_field_widget[name='comment'] textarea", run: "edit Checked on my phone" },
         { content: "Confirm", trigger: ".modal button[name='action_confirm']", run: "click" },
         { content: "The request is approved", trigger: ".o_form_view:not(:has(.modal)) .o_statusbar_status button.o_arrow_button_current:contains('Approved')" },
+    ],
+});
+
+// The card with what is approved (issue 18, items 2 to 4) on a phone: the facts wrap, Record
+// UAT session, Approve and Reject are buttons on the screen, the session's dialog fits.
+tours.add("influencegen_release_phone_uat_card", {
+    steps: () => [
+        { content: "The card says what is approved", trigger: ".o_igr_approval_card .o_igr_commits .o_igr_commit_line:contains('Add a smoke check')" },
+        visibleButton("Record UAT session is a button on the card", ".o_igr_approval_card .o_igr_record_uat"),
+        { content: "Approve waits for the evidence and says why", trigger: ".o_igr_approval_card:has(.o_igr_approve:disabled) .o_igr_approve_why:contains('UAT session')" },
+        fitsThePhone("The approval card", ".o_igr_approval_card .o_igr_approvers"),
+        { content: "Record the UAT session", trigger: ".o_igr_approval_card .o_igr_record_uat", run: "click" },
+        { content: "Add a scenario", trigger: ".modal .o_field_x2many_list_row_add a", run: "click" },
+        { content: "Name it", trigger: ".modal .o_field_widget[name='name'] input", run: "edit Invoice a sales order" },
+        { content: "It passed", trigger: ".modal .o_field_widget[name='result'] select", run: "select \"pass\"" },
+        fitsThePhone("The UAT session dialog", ".modal .o_form_view"),
+        { content: "Submit the evidence", trigger: ".modal button[name='action_submit']", run: "click" },
+        { content: "Back on the card", trigger: "body:not(:has(.modal)) .o_igr_approval_card .o_igr_uat:contains('Passed')" },
+        { content: "Say why", trigger: ".o_igr_approval_card .o_igr_comment", run: "edit Checked on my phone" },
+        // A disabled button takes no tour action: Approve and Reject are measured once enabled.
+        visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve:enabled"),
+        visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject:enabled"),
+        { content: "Approve", trigger: ".o_igr_approval_card .o_igr_approve:enabled", run: "click" },
+        { content: "Nothing awaits any more", trigger: ".o_igr_my_approvals .o_igr_nothing" },
     ],
 });

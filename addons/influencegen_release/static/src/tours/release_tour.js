@@ -72,7 +72,7 @@ registry.category("web_tour.tours").add("influencegen_release_approve", {
     steps: () => [
         {
             content: "The pending request is listed with what it awaits",
-            trigger: ".o_list_view .o_data_row td[name='awaiting']:contains('qa_lead 0/1')",
+            trigger: ".o_list_view .o_data_row td[name='approver_status']:contains('QA Lead: 0 of 1')",
             run: "click",
         },
         {
@@ -97,6 +97,11 @@ registry.category("web_tour.tours").add("influencegen_release_approve", {
         {
             content: "The request is approved",
             trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Approved')",
+        },
+        {
+            content: "What is approved comes first; the decisions are on their own tab",
+            trigger: ".o_form_view .o_notebook a.nav-link:contains('Decisions')",
+            run: "click",
         },
         {
             content: "The decision is listed with its comment",

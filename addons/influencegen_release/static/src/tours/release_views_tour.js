@@ -89,9 +89,8 @@ tours.add("influencegen_release_my_approvals", {
         { content: "and the checksum it binds to", trigger: ".o_igr_approval_card .o_igr_checksum:not(:empty)" },
         { content: "and the findings", trigger: ".o_igr_approval_card .o_igr_findings:contains('0 critical')" },
         { content: "and the window", trigger: ".o_igr_approval_card .o_igr_window:contains('no maintenance window')" },
-        { content: "Approve", trigger: ".o_igr_approval_card .o_igr_approve", run: "click" },
-        { content: "Say why", trigger: ".modal .o_field_widget[name='comment'] textarea", run: "edit Staging checked from my approvals" },
-        { content: "Confirm", trigger: ".modal button[name='action_confirm']", run: "click" },
+        { content: "Say why on the card", trigger: ".o_igr_approval_card .o_igr_comment", run: "edit Staging checked from my approvals" },
+        { content: "Approve: the decision is recorded at once", trigger: ".o_igr_approval_card .o_igr_approve:enabled", run: "click" },
         { content: "Nothing awaits any more", trigger: ".o_igr_my_approvals .o_igr_nothing" },
     ],
 });

@@ -6,13 +6,14 @@ import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 import { formatDuration, latestOnly, stateClass, useRunChanges } from "../live";
+import { RunGraphNeeds } from "./run_graph_needs";
 
 /** A run as a graph: stages as columns, jobs as cards, gates and approvals as badges.
  * Follows the run live through the bus; cancel and retry for users allowed to (the server
  * says who may, and checks again). */
 export class RunGraph extends Component {
     static template = "influencegen_release.RunGraph";
-    static components = { Layout };
+    static components = { Layout, RunGraphNeeds };
     static props = { ...standardActionServiceProps };
 
     setup() {

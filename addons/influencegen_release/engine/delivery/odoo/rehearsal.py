@@ -1,0 +1,155 @@
+"""The upgrade rehearsal a target runs beside itself (no Odoo import), before the CAB decides.
+
+Started by ``release.target.receipt.api_rehearse`` as its own process, like the deploy agent
+(whose helpers it reuses), with a job file naming the planned receipt:
+
+1. a fresh copy of the production database (``pg_dump -Fc``: production is only read);
+2. restored into a rehearsal database ``<db>_rehearsal_<receipt>_<time>``;
+3. neutralized (``odoo-bin neutralize``: no outgoing mail, crons off, payment providers off);
+4. exactly the planned upgrade (``-u`` / ``-i``) run there with the package's code;
+5. the report: modules installed and upgraded, duration, warnings and errors of the log,
+   database size; then the rehearsal database and its files are dropped, whatever happened.
+
+Progress and the report go to ``status.json`` beside the job file. Usage:
+``python3 rehearsal.py JOB.json``. ``start_rehearsal`` and ``rehearsal_report`` are the
+control plane's side.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+try:  # run as a script beside agent.py (the target), or imported as part of the engine
+    from . import agent
+except ImportError:  # pragma: no cover - script mode
+    import agent  # pylint: disable=import-error
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (WARNING|ERROR|CRITICAL) \S+ (.*)$")
+MAX_LINES = 50  # warnings and errors reported, each list
+DONE = ("passed", "failed")
+
+
+class Rehearsal(agent.Agent):
+    def rehearse(self):
+        job = self.job
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        rehearsal_db = f"{job['db']}_rehearsal_{job['receipt']}_{stamp}"
+        data_dir = os.path.join(self.folder, "data")
+        started = time.monotonic()
+        self._set(state="running", step="copy", database=rehearsal_db, started_at=agent.now())
+        try:
+            dump = os.path.join(self.folder, "production.dump")
+            self.run(["pg_dump", "-Fc", "--no-owner", "-f", dump, job["db"]], "copy of the production database")
+            self.run(["createdb", rehearsal_db], "create the rehearsal database")
+            self._set(step="restore", created=True)
+            self.run(["pg_restore", "--no-owner", "-d", rehearsal_db, dump], "restore into the rehearsal database")
+            os.remove(dump)
+            self._set(step="neutralize")
+            self.run([*self._odoo("neutralize", rehearsal_db, data_dir)], "neutralize")
+            self._set(step="upgrade")
+            upgrade_started = time.monotonic()
+            self.run([*self._odoo(None, rehearsal_db, data_dir), *self._plan_args()], "rehearsed upgrade", timeout=agent.UPGRADE_TIMEOUT_S, check_log=True)
+            self._set(upgrade_s=round(time.monotonic() - upgrade_started, 2), size_bytes=self._size(rehearsal_db))
+            state, error = "passed", ""
+        except agent.AgentError as exc:
+            state, error = "failed", str(exc)
+            self.log(f"rehearsal failed: {exc}")
+        finally:
+            self._drop(rehearsal_db, data_dir)
+        warnings, errors = log_findings(self.log_path)
+        self._set(
+            state=state,
+            step="done",
+            error=error,
+            warnings=warnings,
+            errors=errors,
+            install=job.get("install", []),
+            upgrade=job.get("upgrade", []),
+            duration_s=round(time.monotonic() - started, 2),
+            finished_at=agent.now(),
+        )
+        return 0 if state == "passed" else 1
+
+    def _odoo(self, command, database, data_dir):
+        job = self.job
+        return [
+            job["python"], job["odoo_bin"], *([command] if command else []),
+            f"--addons-path={job['addons_path']}", f"--data-dir={data_dir}", "-d", database,
+            *([] if command else ["--stop-after-init", "--no-http", "--max-cron-threads=0", "--log-level=info"]),
+            *job.get("db_args", []),
+        ]  # fmt: skip
+
+    def _plan_args(self):
+        args = []
+        if self.job.get("upgrade"):
+            args += ["-u", ",".join(self.job["upgrade"])]
+        if self.job.get("install"):
+            args += ["-i", ",".join(self.job["install"])]
+        return args
+
+    def _size(self, database):
+        result = subprocess.run(
+            ["psql", "-d", "postgres", "-tAc", f"SELECT pg_database_size('{database}')"],
+            capture_output=True, text=True, env=self.pg_env(), check=False,
+        )  # fmt: skip
+        return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip().isdigit() else None
+
+    def _drop(self, database, data_dir):
+        """The rehearsal database never outlives the rehearsal (only it: never the production one)."""
+        if database == self.job["db"] or "_rehearsal_" not in database:
+            raise agent.AgentError(f"refusing to drop {database}: not a rehearsal database")
+        result = subprocess.run(
+            ["dropdb", "--if-exists", "--force", database], capture_output=True, text=True, env=self.pg_env(), check=False
+        )
+        self.log(f"dropped {database}" if result.returncode == 0 else f"dropping {database} failed: {result.stderr.strip()}")
+        self._set(dropped=result.returncode == 0)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        dump = os.path.join(self.folder, "production.dump")
+        if os.path.exists(dump):
+            os.remove(dump)
+
+
+def log_findings(log_path):
+    """``(warnings, errors)``: the WARNING and ERROR/CRITICAL lines of the Odoo log, plus the last
+    exception of each traceback (a migration's own message), at most MAX_LINES each."""
+    warnings, errors = [], []
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return warnings, errors
+    for line in lines:
+        match = LOG_LINE.match(line)
+        if match:
+            (warnings if match.group(1) == "WARNING" else errors).append(match.group(2)[:300])
+        elif agent.EXCEPTION_LINE.match(line) and line.strip() not in errors:
+            errors.append(line.strip()[:300])
+    return warnings[:MAX_LINES], errors[:MAX_LINES]
+
+
+def start_rehearsal(target, package_path, sha256, manifest):
+    """The control plane's side: plan the package on ``target`` (an OdooTarget) and have it
+    rehearse that plan; returns the plan (``receipt``, ``plan``, ``plan_digest``)."""
+    planned = target.plan(package_path, sha256, manifest.get("version", ""), manifest.get("commit", ""))
+    target.call("api_rehearse", [planned["receipt"]], planned["plan_digest"])
+    return planned
+
+
+def rehearsal_report(target, receipt):
+    """The rehearsal's report so far (``state`` in DONE once it ended)."""
+    return target.call("api_rehearsal", [receipt])
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: rehearsal.py JOB.json\n")
+        return 64
+    return Rehearsal(argv[1]).rehearse()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
