@@ -1,17 +1,19 @@
 """The Docker runner against the real engine, with the runner's base image."""
 
+import io
 import os
 import socket
+import tarfile
 import threading
 import time
 import uuid
 
 import pytest
 
+from influencegen_release.engine.execution import job_files
 from influencegen_release.engine.execution.docker_runner import ContainerSpec, DockerRunner, LogCursor, RunnerError
 from influencegen_release.engine.execution.log_store import LogStore
 from influencegen_release.engine.execution.masking import Masker
-from influencegen_release.engine.execution.workspace import collect, prepare
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.services]
 IMAGE = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
@@ -25,25 +27,35 @@ def runner():
     yield runner
     for container_id in runner.find({"influencegen.db": "pytest"}):
         runner.remove(container_id)
+    for volume in runner.volumes({"influencegen.db": "pytest"}):
+        runner.remove_volume(volume)
     runner.close()
 
 
-def run(runner, tmp_path, command, wait=True, **overrides):
-    src, work = prepare(str(tmp_path), uuid.uuid4().hex[:8])
+def source_tar(files):
+    """A tar of ``src/`` as ``job_files.source_archive`` writes it (root-owned members)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"src/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def run(runner, _tmp_path, command, wait=True, source=None, trees=(), **overrides):
+    """Run ``command`` in a job container whose files come through the Docker API only."""
     name = f"igr-pytest-{uuid.uuid4().hex[:10]}"
     overrides.setdefault("image", IMAGE)
-    spec = ContainerSpec(
-        name=name,
-        command=command,
-        labels={"influencegen.db": "pytest", "influencegen.job": name},
-        source_dir=src,
-        workspace_dir=work,
-        **overrides,
-    )
-    container_id = runner.start(spec)
+    spec = ContainerSpec(name=name, command=command, labels={"influencegen.db": "pytest", "influencegen.job": name}, **overrides)
+    work = io.BytesIO()
+    job_files.workspace_archive(work, trees)
+    work.seek(0)
+    container_id = runner.start(spec, [source_tar(source or {"README": b"hello\n"}), work])
     while wait and runner.state(container_id).running:
         time.sleep(0.1)
-    return container_id, work
+    return container_id, name
 
 
 def logs_of(runner, container_id, tmp_path, masker=None, cursor=None):
@@ -111,13 +123,50 @@ def test_incremental_reads_store_every_line_exactly_once(runner, tmp_path):
     assert lines == [f"line {i}" for i in range(1, 3001)] + ["last"]
 
 
-def test_workspace_reports_are_collected_and_source_is_read_only(runner, tmp_path):
-    command = "mkdir -p reports && echo '{\"ok\": true}' > reports/r.json && (touch /src/x 2>/dev/null || echo ro)"
-    container_id, work = run(runner, tmp_path, command)
+def test_sources_in_and_reports_out_through_the_docker_api_only(runner, tmp_path):
+    """/src holds the commit, read-only (a read-only mount: not even a chmod gets through);
+    /workspace is the job's user's; declared files come back with get_archive."""
+    command = (
+        "cat /src/README; mkdir -p reports /workspace/dist && echo '{\"ok\": true}' > reports/r.json && "
+        "ln -s /etc/passwd reports/link && (touch /src/x 2>&1 | grep -o 'Read-only file system'); "
+        "stat -c %u /workspace /src/README; head -c 2048 /dev/zero > dist/big.bin"
+    )
+    container_id, name = run(runner, tmp_path, command)
     assert runner.state(container_id).exit_code == 0
-    data, digest = collect(work, "reports/r.json", 1024)
-    assert data == b'{"ok": true}\n' and len(digest) == 64
-    assert logs_of(runner, container_id, tmp_path).tail(1) == "ro"
+    assert logs_of(runner, container_id, tmp_path).tail(4).splitlines() == [
+        "hello", "Read-only file system", "1000", "0"
+    ]
+    assert job_files.read_file(runner, container_id, "reports/r.json", 1024) == b'{"ok": true}\n'
+    for path, error in [
+        ("reports/none.json", "'reports/none.json' was not produced"),
+        ("reports/link", "is a symbolic link"),
+        ("dist", "is a folder"),
+        ("dist/big.bin", "is 2048 bytes, over the 1024-byte limit"),
+        ("../src/README", "points outside the workspace"),
+    ]:
+        with pytest.raises(job_files.JobFileError, match=error):
+            job_files.read_file(runner, container_id, path, 1024)
+    assert name in runner.volumes({"influencegen.job": name})
+    runner.remove(container_id)
+    runner.remove_volume(name)
+    assert runner.volumes({"influencegen.job": name}) == {}
+
+
+def test_a_saved_tree_is_put_into_a_later_job(runner, tmp_path):
+    """Outputs of one job (a folder and a nested file) are the workspace of the next one, owned
+    by the job's user, where they were."""
+    first, _ = run(runner, tmp_path, "mkdir -p venv/bin build/dist && echo v > venv/bin/tool && echo w > build/dist/a.whl")
+    saved = tmp_path / "outputs.tar"
+    with open(saved, "wb") as handle:
+        assert job_files.save_tree(runner, first, ["venv", "build/dist/a.whl", "absent"], handle) == ["absent"]
+    with tarfile.open(saved) as tar:
+        assert sorted(tar.getnames()) == ["build/dist/a.whl", "venv", "venv/bin", "venv/bin/tool"]
+    with open(saved, "rb") as handle:
+        second, _ = run(runner, tmp_path, "cat venv/bin/tool build/dist/a.whl && echo x >> venv/bin/tool && echo ok", trees=[handle])
+    assert logs_of(runner, second, tmp_path).tail(3).splitlines() == ["v", "w", "ok"]
+    too_big = io.BytesIO()
+    with pytest.raises(job_files.JobFileError, match="over the 1-byte limit"):
+        job_files.save_tree(runner, first, ["venv"], too_big, max_bytes=1)
 
 
 def test_labels_find_kill_and_remove(runner, tmp_path):

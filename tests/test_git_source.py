@@ -3,7 +3,13 @@
 import git
 import pytest
 
-from influencegen_release.engine.source.git_source import GitSourceError, commits_between, mirror_path, read_file_at
+from influencegen_release.engine.source.git_source import (
+    GitSourceError,
+    archive,
+    commits_between,
+    mirror_path,
+    read_file_at,
+)
 
 
 @pytest.fixture
@@ -63,6 +69,32 @@ def test_symbolic_links_inside_the_repository_are_followed(origin, tmp_path):
         read_file_at(root, "main", "escape.yml", mirrors)
     with pytest.raises(GitSourceError, match="is a directory"):
         read_file_at(root, "main", "pipelines", mirrors)
+
+
+def test_concurrent_jobs_export_a_commit_the_mirror_lacks(origin, tmp_path):
+    """Eight jobs of one stage need the same new commit at once: each gets its files (one
+    fetch per mirror at a time, the others find the commit there), from the first clone on."""
+    import io
+    import tarfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    mirrors = str(tmp_path / "mirrors")
+    url = origin.working_tree_dir
+
+    def export(sha):
+        buffer = io.BytesIO()
+        archive(url, sha, mirrors, buffer)
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            return tar.extractfile("pipeline.yml").read().decode()
+
+    for round_ in range(3):  # round 0 clones; the next ones fetch a commit the mirror lacks
+        sha = commit(origin, "pipeline.yml", f"version: {round_}\n", f"round {round_}")
+        for extra in range(3):  # several new refs, so each fetch has refs to update
+            origin.create_head(f"topic-{round_}-{extra}")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _n, s=sha: export(s), range(8)))
+        assert results == [f"version: {round_}\n"] * 8
 
 
 def test_commits_between_two_versions_newest_first(origin, tmp_path):

@@ -75,11 +75,21 @@ def make_certificates(folder):
 @pytest.fixture(scope="session")
 def second_engine(workdir):
     """A second Docker engine on this machine (its own data and exec roots), listening on a
-    unix socket and on tcp://127.0.0.1 with mutual TLS, standing in for a remote runner host."""
+    unix socket and on tcp://127.0.0.1 with mutual TLS, standing in for a remote runner host.
+
+    It runs in a mount namespace of its own where the control plane's data folder (the
+    integration server's, and this machine's Docker volumes, where a control plane in a
+    container keeps it) is an empty tmpfs: a job there gets its files through the Docker API
+    or not at all. Mounts of the host still reach it (slave propagation), none of its own
+    leave it."""
     tls = make_certificates(os.path.join(workdir, "tls"))
+    hidden = os.path.join(workdir, "data")
+    os.makedirs(hidden, exist_ok=True)
     log = open(os.path.join(workdir, "dockerd2.log"), "w")  # noqa: SIM115 - kept by the process
+    hide = 'for p in "$1" /var/lib/docker; do mount -t tmpfs -o size=1m,mode=0755 igr-hidden "$p" || exit 1; done; shift; exec "$@"'
     process = subprocess.Popen(
         [
+            "unshare", "--mount", "--propagation", "slave", "sh", "-c", hide, "sh", hidden,
             "dockerd",
             "--data-root=/var/lib/igr-docker2",
             "--exec-root=/var/run/igr-docker2",
@@ -96,18 +106,22 @@ def second_engine(workdir):
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-    )
+    )  # fmt: skip
     docker2 = ["docker", "-H", f"unix://{SECOND_ENGINE}"]
     deadline = time.monotonic() + 30
     while subprocess.run([*docker2, "info"], capture_output=True).returncode:
-        if time.monotonic() > deadline:
-            raise RuntimeError("second dockerd did not start")
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"second dockerd did not start: see {log.name}")
         time.sleep(0.5)
-    image = os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm")
+    load_image(docker2, os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm"))
+    yield {"unix": f"unix://{SECOND_ENGINE}", "tcp": f"tcp://127.0.0.1:{TLS_PORT}", "tls": tls, "docker": docker2, "hidden": hidden}
+    process.terminate()
+    process.wait(30)
+
+
+def load_image(docker2, image):
+    """Copy ``image`` from this machine's engine to the second one, once (its data root stays)."""
     if subprocess.run([*docker2, "image", "inspect", image], capture_output=True).returncode:
         save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
         subprocess.run([*docker2, "load"], stdin=save.stdout, check=True, capture_output=True)
         save.wait()
-    yield {"unix": f"unix://{SECOND_ENGINE}", "tcp": f"tcp://127.0.0.1:{TLS_PORT}", "tls": tls}
-    process.terminate()
-    process.wait(30)

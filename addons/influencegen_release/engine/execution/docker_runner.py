@@ -3,9 +3,16 @@
 Every container carries labels naming the database, run, job and attempt, so the reconcile
 loop finds it again after a crash; its name is unique per job attempt, so two workers can
 never start the same attempt twice (Docker refuses the second name).
+
+A job's files travel through the Docker API only (``engine/execution/job_files.py``): the
+container gets a volume of its own, named and labelled as it is, filled before the start with
+``put_archive`` and read after the end with ``get_archive``, so a runner host shares no folder
+with the control plane. Built-in actions that run beside the control plane may still bind-mount
+folders of its own (``source_dir``, ``workspace_dir``).
 """
 
 import calendar
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +24,10 @@ from docker import errors as docker_errors
 # says nothing about our code and Odoo turns some warnings into errors.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="docker\\.utils\\.utils")
 
+_logger = logging.getLogger(__name__)
+
 LABEL = "influencegen.release"
+JOB_ROOT = "/.igr"  # the job volume, whole: put_archive writes src/ and workspace/ there
 API_VERSION = "1.41"
 LOG_BATCH_BYTES = 256 * 1024
 
@@ -34,8 +44,8 @@ class ContainerSpec:
     image: str
     command: str
     labels: dict
-    source_dir: str
-    workspace_dir: str
+    source_dir: str = None  # None: /src and /workspace come from the job's volume (``job_files``)
+    workspace_dir: str = None
     env: dict = field(default_factory=dict)
     network: str = "none"
     cpus: float = 1.0
@@ -110,10 +120,36 @@ class DockerRunner:
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
 
-    def start(self, spec):
-        """Create and start the container; return its id."""
+    def start(self, spec, inputs=()):
+        """Create and start the container; return its id. Without bind-mounted folders the
+        container gets the job volume of its name, and each tar of ``inputs`` (a file object:
+        members ``src/...`` and ``workspace/...``) is put into it before the start."""
+        if spec.source_dir is None:
+            volumes = dict(self._job_volume(spec), **spec.mounts)
+        else:
+            volumes = {
+                spec.source_dir: {"bind": "/src", "mode": "ro"},
+                spec.workspace_dir: {"bind": "/workspace", "mode": "rw"},
+                **spec.mounts,
+            }
         try:
-            container = self.client.containers.create(
+            container = self._create(spec, volumes)
+        except RunnerError as exc:
+            if spec.source_dir is None and not exc.conflict:  # a conflict's volume is the earlier start's
+                self._discard(None, spec.name)
+            raise
+        try:
+            for archive in inputs:
+                self.client.api.put_archive(container.id, JOB_ROOT, archive)
+            container.start()
+        except (docker_errors.DockerException, OSError) as exc:
+            self._discard(container.id, spec.name if spec.source_dir is None else None)
+            raise RunnerError(f"container {spec.name} did not start: {exc}") from exc
+        return container.id
+
+    def _create(self, spec, volumes):
+        try:
+            return self.client.containers.create(
                 image=spec.image,
                 command=["/bin/sh", "-c", spec.command],
                 name=spec.name,
@@ -126,11 +162,7 @@ class DockerRunner:
                 memswap_limit=f"{spec.memory_mb}m",
                 nano_cpus=int(spec.cpus * 1e9),
                 pids_limit=spec.pids,
-                volumes={
-                    spec.source_dir: {"bind": "/src", "mode": "ro"},
-                    spec.workspace_dir: {"bind": "/workspace", "mode": "rw"},
-                    **spec.mounts,
-                },
+                volumes=volumes,
                 read_only=True,
                 tmpfs={"/tmp": "rw,size=256m"},
                 security_opt=["no-new-privileges"],
@@ -151,11 +183,58 @@ class DockerRunner:
             raise RunnerError(f"runner {self.base_url} refused the container: {exc.explanation or exc}") from exc
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+
+    def _job_volume(self, spec):
+        """The job's volume, mounted whole at JOB_ROOT (where ``put_archive`` writes) and its
+        folders at /src (read-only: even root cannot write there) and /workspace. The folders
+        are bound from the volume's own path on the runner host, which Docker resolves there."""
         try:
-            container.start()
+            volume = self.client.api.create_volume(name=spec.name, labels={LABEL: "1", **spec.labels})
         except (docker_errors.DockerException, OSError) as exc:
-            raise RunnerError(f"container {spec.name} did not start: {exc}") from exc
-        return container.id
+            raise RunnerError(f"runner {self.base_url} refused the job volume {spec.name}: {exc}") from exc
+        root = volume["Mountpoint"]
+        return {
+            spec.name: {"bind": JOB_ROOT, "mode": "rw"},
+            f"{root}/src": {"bind": "/src", "mode": "ro"},
+            f"{root}/workspace": {"bind": "/workspace", "mode": "rw"},
+        }
+
+    def _discard(self, container_id, volume):
+        try:
+            if container_id:
+                self.remove(container_id)
+            if volume:
+                self.remove_volume(volume)
+        except RunnerError as exc:  # the orphan sweep removes it later
+            _logger.warning("%s", exc)
+
+    def get_archive(self, container_id, path):
+        """``(chunks, stat)`` of ``path`` in the container (a tar stream and Docker's stat of
+        the path), or None when the path does not exist."""
+        try:
+            return self.client.api.get_archive(container_id, path, chunk_size=LOG_BATCH_BYTES)
+        except docker_errors.NotFound:
+            return None
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"cannot read {path} of container {container_id[:12]}: {exc}") from exc
+
+    def volumes(self, labels):
+        """The names of the job volumes carrying all of these labels: ``{name: labels}``."""
+        filters = {"label": [LABEL] + [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            found = self.client.api.volumes(filters=filters).get("Volumes") or []
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+        return {v["Name"]: v.get("Labels") or {} for v in found}
+
+    def remove_volume(self, name):
+        """Remove a job volume; one still used by a container stays (the sweep retries)."""
+        try:
+            self.client.api.remove_volume(name, force=True)
+        except docker_errors.NotFound:
+            return
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"cannot remove volume {name}: {exc}") from exc
 
     def find(self, labels):
         """Containers (running or not) carrying all of these labels: ``{id: labels}``."""

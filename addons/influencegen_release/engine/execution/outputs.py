@@ -1,6 +1,7 @@
 """What a finished job leaves in its workspace: the reports and artifacts its task declares.
 
-Each declared file is read safely (``workspace.collect``) and handed on one at a time, so
+Each declared file is read safely (from the job's container, ``job_files.read_file``, or from
+a folder, ``workspace.collect``) and handed on one at a time, so
 memory holds one file whatever the job produced; reports are parsed into findings and test
 counts, which add up over the job's reports.
 """
@@ -8,7 +9,7 @@ counts, which add up over the job's reports.
 from dataclasses import dataclass, field
 
 from ..quality.reports import ReportError, parse_report
-from . import workspace
+from . import job_files, workspace
 
 MAX_BYTES = 50 * 1024 * 1024
 TEST_COUNTS = ("total", "failed", "errors", "skipped")
@@ -43,16 +44,20 @@ class Summary:
             self.failing += parsed.tests.failing
 
 
-def collect(work, task, summary, max_bytes=MAX_BYTES):
+def collect(read, task, summary, max_bytes=MAX_BYTES):
     """Yield an ``Output`` for each file ``task`` declares, its ``reports`` then its
-    ``artifacts``, read from the workspace folder ``work``; what the reports say (and which
-    could not be read) is added to ``summary``."""
+    ``artifacts``, each read by ``read(path, max_bytes)`` (or from the workspace folder
+    ``read`` when it is a path); what the reports say (and which could not be read) is added
+    to ``summary``."""
+    if isinstance(read, str):
+        folder = read
+        read = lambda path, limit: workspace.collect(folder, path, limit)[0]  # noqa: E731
     formats = {report["path"]: report["format"] for report in task["reports"]}
     declared = [(report["path"], "report") for report in task["reports"]] + [(path, "other") for path in task["artifacts"]]
     for path, kind in declared:
         try:
-            data, _digest = workspace.collect(work, path, max_bytes)
-        except workspace.WorkspaceError as exc:
+            data = read(path, max_bytes)
+        except (workspace.WorkspaceError, job_files.JobFileError) as exc:
             summary.problems.append(str(exc))
             yield Output(path, kind, error=str(exc))
             continue

@@ -1,4 +1,7 @@
-"""Per-job folders: the exact commit exported read-only, and a writable workspace.
+"""Folders on the control plane's own machine: the exact commit exported read-only, and a
+writable workspace, bind-mounted by the built-in actions that run a tool container beside the
+control plane (image scans, IaC plans). Pipeline jobs never use them: their files travel
+through the Docker API (``job_files.py``), so a runner host needs no folder of ours.
 
 ``<root>/<job>/src`` holds ``git archive`` of the commit (mounted read-only at /src);
 ``<root>/<job>/workspace`` is the container's working directory, where reports land.
@@ -10,7 +13,7 @@ import shutil
 import tarfile
 import tempfile
 
-from ..source.git_source import GitSourceError, open_mirror, resolve
+from ..source.git_source import archive as git_archive
 
 JOB_UID = 1000  # containers run as this non-root user
 
@@ -43,13 +46,8 @@ def prepare(root, name, url=None, sha=None, mirrors_dir=None):
 
 def export(url, sha, mirrors_dir, dest):
     """Write the files of commit ``sha`` of ``url`` (``git archive`` of the mirror) into ``dest``."""
-    repo = open_mirror(url, mirrors_dir)
-    commit = resolve(repo, url, sha)
     with tempfile.TemporaryFile() as archive:
-        try:
-            repo.archive(archive, treeish=commit, format="tar")
-        except Exception as exc:  # GitPython raises several types here
-            raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
+        git_archive(url, sha, mirrors_dir, archive)
         archive.seek(0)
         _extract(archive, dest)
     return dest

@@ -5,12 +5,12 @@ import json
 import re
 
 from ..vocabulary import ROLES, SEVERITIES
-from .check_values import ValueChecker
+from .check_files import FileChecker
 from .schema import ACTIONS, CHECKLIST_CONFIRMERS, EVIDENCE, EXCLUSIONS, NETWORKS, REPORT_FORMATS, REQ_RE
 from .yaml_source import LineList
 
 
-class StageChecker(ValueChecker):
+class StageChecker(FileChecker):
     """Checks and normalises one stage and what it holds."""
 
     def stage(self, obj, path, line, defaults, env_codes):
@@ -67,6 +67,7 @@ class StageChecker(ValueChecker):
             "run", "image", "uses", "with", "checklist", "confirm_by",  # what it does
             "timeout", "cpus", "memory", "pids", "network",  # its limits
             "allow_failure", "retry", "reports", "artifacts", "secrets", "env", "window",
+            "outputs", "cache",  # what later tasks and runs get (check_files.py)
             "needs",  # tasks it starts after, whatever their stage (checked in cross_check)
         }
         if self.mapping(obj, path, line, allowed, ("name",)) is None:
@@ -132,6 +133,8 @@ class StageChecker(ValueChecker):
             "retry": retry,
             "reports": [r for r in reports if r],
             "artifacts": self.strings(obj, "artifacts", path),
+            "outputs": self.outputs(obj, path, modes[0] if len(modes) == 1 else None),
+            "cache": self.cache(obj, path, modes[0] if len(modes) == 1 else None),
             "secrets": self.strings(obj, "secrets", path, pattern=re.compile(r"^[A-Z][A-Z0-9_]*$")),
             "env": {str(k): str(v) for k, v in env.items()},
             "window": self.boolean(obj, "window", path),

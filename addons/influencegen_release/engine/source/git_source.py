@@ -1,13 +1,19 @@
 """Read files from Git repositories through a local bare mirror (GitPython).
 
 A mirror per repository URL lives under ``mirrors_dir``; it is fetched only when the wanted
-ref or commit is missing, so repeated reads cost no network round trip.
+ref or commit is missing, so repeated reads cost no network round trip. Whatever changes a
+mirror (its clone, a fetch) holds an exclusive lock on a file beside it (``flock``), so jobs
+of one stage that need the same missing commit at once never race on Git's ref locks: the
+first fetches, the others wait and then find the commit there. Reads need no lock.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import posixpath
 import re
+import shutil
 from dataclasses import dataclass
 
 import git
@@ -26,16 +32,48 @@ def mirror_path(url, mirrors_dir):
     return os.path.join(mirrors_dir, f"{name}-{digest}.git")
 
 
+@contextlib.contextmanager
+def mirror_lock(path):
+    """Hold the exclusive lock of the mirror at ``path`` (across threads and processes)."""
+    with open(f"{path}.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_mirror(url, mirrors_dir):
     """Return the bare mirror of ``url``, cloning it the first time."""
     path = mirror_path(url, mirrors_dir)
     if os.path.isdir(path):
         return git.Repo(path)
     os.makedirs(mirrors_dir, exist_ok=True)
-    try:
-        return git.Repo.clone_from(url, path, mirror=True)
-    except git.GitCommandError as exc:
-        raise GitSourceError(f"cannot clone {url}: {exc.stderr.strip() or exc}") from exc
+    with mirror_lock(path):
+        if os.path.isdir(path):  # cloned by another job while this one waited
+            return git.Repo(path)
+        # Cloned aside and renamed: a reader never sees a half-made mirror.
+        partial = f"{path}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            git.Repo.clone_from(url, partial, mirror=True)
+        except git.GitCommandError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise GitSourceError(f"cannot clone {url}: {exc.stderr.strip() or exc}") from exc
+        os.rename(partial, path)
+    return git.Repo(path)
+
+
+def fetch(repo, url, wanted=None):
+    """Bring the mirror up to date with ``url``, one fetch at a time per mirror; none when
+    the commit ``wanted`` arrived with another job's fetch while this one waited."""
+    with mirror_lock(repo.git_dir.rstrip("/")):
+        if wanted and FULL_SHA_RE.match(wanted) and _commit_or_none(repo, wanted):
+            return
+        try:
+            repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
+        except git.GitCommandError as exc:
+            raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
 
 
 def resolve(repo, url, ref):
@@ -45,13 +83,22 @@ def resolve(repo, url, ref):
     so the mirror is fetched first.
     """
     if not (FULL_SHA_RE.match(ref) and _commit_or_none(repo, ref)):
-        try:
-            repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
-        except git.GitCommandError as exc:
-            raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
+        fetch(repo, url, wanted=ref)
     commit = _commit_or_none(repo, ref)
     if commit is None:
         raise GitSourceError(f"unknown ref '{ref}' in {url}")
+    return commit
+
+
+def archive(url, sha, mirrors_dir, fileobj, prefix=None):
+    """Write ``git archive`` (tar) of commit ``sha`` of ``url`` into ``fileobj``, its members
+    under ``prefix`` when given; return the commit."""
+    repo = open_mirror(url, mirrors_dir)
+    commit = resolve(repo, url, sha)
+    try:
+        repo.archive(fileobj, treeish=commit, format="tar", **({"prefix": prefix} if prefix else {}))
+    except Exception as exc:  # GitPython raises several types here
+        raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
     return commit
 
 
@@ -115,10 +162,7 @@ def commits_between(url, old, new, mirrors_dir, limit=50):
 def branch_heads(url, mirrors_dir):
     """``{refs/heads/<branch>: sha}`` of the repository at ``url``, after fetching its mirror."""
     repo = open_mirror(url, mirrors_dir)
-    try:
-        repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
-    except git.GitCommandError as exc:
-        raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
+    fetch(repo, url)
     return {ref.path: ref.commit.hexsha for ref in repo.references if ref.path.startswith("refs/heads/")}
 
 

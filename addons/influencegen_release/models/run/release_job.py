@@ -298,11 +298,12 @@ class ReleaseJob(models.Model):
             vals = {"log_dir": store.directory, "log_size": store.size(), "log_cursor_ns": str(cursor.ns)}
             self.write(dict(vals, log_cursor_seen=cursor.seen))
 
-    def _collect_reports(self, work):
-        """Keep the reports and artifacts the task declares (read from the workspace folder
-        ``work``); turn reports into findings and test counts."""
+    def _collect_reports(self, read):
+        """Keep the reports and artifacts the task declares, each read by ``read(path,
+        max_bytes)`` (from the job's container: ``_collect_files``) or from the workspace
+        folder ``read``; turn reports into findings and test counts."""
         summary = outputs.Summary()
-        for output in outputs.collect(work, self._spec(), summary):
+        for output in outputs.collect(read, self._spec(), summary):
             if output.error:
                 self._append_log(f"\n[influencegen] {output.error}\n")
                 continue

@@ -2,12 +2,13 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ...engine.execution import workspace
 from ...engine.execution.docker_runner import ContainerSpec, RunnerError, task_limits
+from ...engine.execution.job_files import JobFileError
 from ...engine.source.git_source import GitSourceError
 
 _logger = logging.getLogger(__name__)
@@ -142,30 +143,19 @@ class ReleaseScheduler(models.AbstractModel):
         if cr.fetchone() != ("starting", token):
             return
         job = self.env["release.job"].browse(job_id)
-        run, task = job.run_id, job._spec()
+        task = job._spec()
         name = job._container_name()
-        root = self._work_root()
         try:
-            secrets = job._secrets()
-            source, work = workspace.prepare(
-                root, name, run.repository_id.url, run.commit_sha, self.env["release.settings"]._path("git-mirrors")
-            )
-            env = dict(task["env"], **secrets, **self._job_env(job))
-            spec = ContainerSpec(
-                name=name,
-                image=task["image"],
-                command=task["run"],
-                labels=self._labels(job),
-                source_dir=source,
-                workspace_dir=work,
-                env=env,
-                **task_limits(task),
-            )
-            container_id = job.runner_id._client().start(spec)
-        except (RunnerError, GitSourceError, workspace.WorkspaceError, KeyError, ValueError) as exc:
+            with ExitStack() as stack:  # the job's files go in through the Docker API (release_job_files)
+                secrets = job._secrets()
+                env = dict(task["env"], **secrets, **self._job_env(job))
+                spec = ContainerSpec(
+                    name=name, image=task["image"], command=task["run"], labels=self._labels(job), env=env, **task_limits(task)
+                )
+                container_id = job.runner_id._client().start(spec, job._job_inputs(stack))
+        except (RunnerError, GitSourceError, JobFileError, OSError, KeyError, ValueError) as exc:
             if getattr(exc, "conflict", False):  # started before, by a start that died: the reconcile adopts it
                 return
-            workspace.remove(root, name)
             # A KeyError's text is its key quoted; the key alone reads better as a reason.
             job._fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
             return
@@ -200,6 +190,7 @@ class ReleaseScheduler(models.AbstractModel):
                 except RunnerError as exc:
                     _logger.warning("job %s: %s", job.id, exc)
             self._remove_orphans(client, containers)
+            self.env["release.job"]._remove_orphan_volumes(client)
 
     def _recover_start(self, job, container_id):
         if container_id:  # started, then the worker died before recording it
@@ -217,6 +208,11 @@ class ReleaseScheduler(models.AbstractModel):
         if state is None:
             job._fail("the container vanished (removed outside the scheduler)")
             return
+        if state.status == "created":  # its start died while the job's files went in: start again
+            client.remove(container_id)
+            job._drop_files(client)
+            job._requeue("its start was interrupted before the container ran")
+            return
         job._copy_logs(client, container_id)
         if state.running:
             if job.run_id.cancel_requested:
@@ -227,11 +223,13 @@ class ReleaseScheduler(models.AbstractModel):
                 timeout = job._spec()["timeout"]
                 self._close(job, client, container_id, "failed", reason=f"timed out after {timeout} s")
             return
-        job._collect_reports(workspace.job_dirs(*self._workspace(job))[2])
+        problem = job._collect_files(client, container_id, succeeded=state.exit_code == 0 and not state.oom_killed)
         if state.oom_killed:
             memory = job._spec()["memory"]
             job.oom_killed = True
             self._close(job, client, container_id, "failed", state.exit_code, f"killed: out of memory (limit {memory} MiB)")
+        elif state.exit_code == 0 and problem:
+            self._close(job, client, container_id, "failed", 0, problem)
         elif state.exit_code == 0:
             self._close(job, client, container_id, "succeeded", 0)
         else:
@@ -242,7 +240,7 @@ class ReleaseScheduler(models.AbstractModel):
         ends or, on an exit code its task declares retryable, goes back to the queue."""
         job._copy_logs(client, container_id)
         client.remove(container_id)
-        workspace.remove(*self._workspace(job))
+        job._drop_files(client)
         retry = job._spec()["retry"]
         if state == "failed" and exit_code in retry["exit_codes"] and job.attempt <= retry["max"]:
             job._retry(exit_code)
@@ -295,13 +293,6 @@ class ReleaseScheduler(models.AbstractModel):
             "influencegen.attempt": str(job.attempt),
             "influencegen.name": job._container_name(),
         }
-
-    def _work_root(self):
-        return self.env["release.settings"]._path("work")
-
-    def _workspace(self, job):
-        """The job's folders as ``engine.execution.workspace`` names them: ``(root, name)``."""
-        return self._work_root(), job.container_name or job._container_name()
 
     def _mark_seen(self, runner):
         now = fields.Datetime.now()

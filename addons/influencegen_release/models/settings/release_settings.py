@@ -8,7 +8,7 @@ from ...engine.pipeline.spec import CREDENTIAL_REF
 
 # What lives under the data folder: Git mirrors, job workspaces, job logs, Ansible runs, and
 # (on a deploy target) the managed addons folder with its releases, packages and deploy jobs.
-DATA_AREAS = ("git-mirrors", "work", "logs", "iac", "managed")
+DATA_AREAS = ("git-mirrors", "work", "logs", "iac", "managed", "outputs", "cache")
 
 # Every setting of the addon, with its default. Read only through ``release.settings``.
 DEFAULTS = {

@@ -1,0 +1,158 @@
+"""A job's files, carried through the Docker API only: a runner host shares no folder with the
+control plane (it may be another machine, or the control plane may run in a container).
+
+Into the job, before its container starts (``DockerRunner.start(spec, inputs)``):
+- ``source_archive``: the run's exact commit (``git archive``), members ``src/...``, owned by
+  root; the container sees it at /src, mounted read-only;
+- ``workspace_archive``: the ``workspace/`` folder, owned by the job's user, with the trees
+  earlier tasks left as outputs and the restored cache in it.
+
+Out of the job, after its container ended: ``read_file`` reads one declared report or
+artifact, ``save_tree`` writes declared folders (outputs, cache) into a tar whose members are
+relative to /workspace, the form ``workspace_archive`` takes back.
+"""
+
+import io
+import posixpath
+import tarfile
+
+from ..source.git_source import archive as git_archive
+
+JOB_UID = 1000  # containers run as this non-root user
+WORKSPACE = "/workspace"
+MAX_TREE_BYTES = 1024 * 1024 * 1024  # what outputs or a cache of one job may weigh
+_GO_DIR_BIT = 1 << 31  # Docker's stat of a path gives Go's os.FileMode
+
+
+class JobFileError(Exception):
+    """A declared file or folder that cannot be read back; the message says which and why."""
+
+
+def source_archive(url, sha, mirrors_dir, fileobj):
+    """Write the tar of ``src/``: commit ``sha`` of ``url``; return the commit."""
+    return git_archive(url, sha, mirrors_dir, fileobj, prefix="src/")
+
+
+def workspace_archive(fileobj, trees=()):
+    """Write the tar of ``workspace/`` (and its ``.home``), owned by the job's user, with the
+    members of each tar of ``trees`` (paths relative to the workspace) under it; a later tree
+    overwrites an earlier one."""
+    with tarfile.open(fileobj=fileobj, mode="w") as out:
+        for name in ("workspace", "workspace/.home"):
+            out.addfile(_owned(tarfile.TarInfo(name), tarfile.DIRTYPE))
+        for tree in trees:
+            with tarfile.open(fileobj=tree, mode="r|") as source:
+                for member in source:
+                    _check_member(member)
+                    data = source.extractfile(member) if member.isfile() else None
+                    member.name = f"workspace/{member.name}"
+                    if member.islnk():
+                        member.linkname = f"workspace/{member.linkname}"
+                    out.addfile(_owned(member), data)
+
+
+def relative(path):
+    """``path`` as declared (relative to /workspace), normalised; refused when it leaves it."""
+    clean = posixpath.normpath(path or ".")
+    if clean.startswith(("/", "..")) or clean == ".":
+        raise JobFileError(f"'{path}' points outside the workspace")
+    return clean
+
+
+def read_file(runner, container_id, path, max_bytes):
+    """The bytes of the file ``path`` of the job's workspace, or raise ``JobFileError``."""
+    found = runner.get_archive(container_id, f"{WORKSPACE}/{relative(path)}")
+    if found is None:
+        raise JobFileError(f"'{path}' was not produced")
+    chunks, stat = found
+    if stat.get("linkTarget"):
+        _drain(chunks)
+        raise JobFileError(f"'{path}' is a symbolic link: declare the file itself")
+    if stat.get("mode", 0) & _GO_DIR_BIT:
+        _drain(chunks)
+        raise JobFileError(f"'{path}' is a folder: declare its files (or list it under 'outputs')")
+    size = int(stat.get("size") or 0)
+    if size > max_bytes:
+        _drain(chunks)
+        raise JobFileError(f"'{path}' is {size} bytes, over the {max_bytes}-byte limit")
+    with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as archive:
+        for member in archive:
+            if member.isfile():
+                data = archive.extractfile(member).read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise JobFileError(f"'{path}' is over the {max_bytes}-byte limit")
+                return data
+    raise JobFileError(f"'{path}' was not produced")
+
+
+def save_tree(runner, container_id, paths, fileobj, max_bytes=MAX_TREE_BYTES):
+    """Write the folders or files ``paths`` of the job's workspace into the tar ``fileobj``,
+    members relative to the workspace; return the paths that were missing. Raises
+    ``JobFileError`` when they weigh more than ``max_bytes``."""
+    missing, total = [], 0
+    with tarfile.open(fileobj=fileobj, mode="w") as out:
+        for path in paths:
+            clean = relative(path)
+            found = runner.get_archive(container_id, f"{WORKSPACE}/{clean}")
+            if found is None:
+                missing.append(path)
+                continue
+            parent = posixpath.dirname(clean)
+            with tarfile.open(fileobj=_ChunkReader(found[0]), mode="r|") as archive:
+                for member in archive:
+                    total += member.size
+                    if total > max_bytes:
+                        raise JobFileError(f"'{path}' is over the {max_bytes}-byte limit of outputs and caches")
+                    _check_member(member)
+                    data = archive.extractfile(member) if member.isfile() else None
+                    member.name = posixpath.join(parent, member.name) if parent else member.name
+                    if member.islnk():
+                        member.linkname = posixpath.join(parent, member.linkname) if parent else member.linkname
+                    out.addfile(member, data)
+    return missing
+
+
+def _owned(member, kind=None):
+    if kind:
+        member.type, member.mode = kind, 0o755
+    member.uid = member.gid = JOB_UID
+    member.uname = member.gname = ""
+    return member
+
+
+def _check_member(member):
+    """No absolute path, no ``..``, no device, and hard links only inside the tree (symbolic
+    links may point anywhere: they are resolved inside the job's container)."""
+    path = posixpath.normpath(member.name)
+    if path.startswith(("/", "..")) or member.isdev():
+        raise JobFileError(f"refusing archive member {member.name!r}")
+    if member.islnk() and posixpath.normpath(member.linkname).startswith(("/", "..")):
+        raise JobFileError(f"refusing archive member {member.name!r}")
+
+
+def _drain(chunks):
+    for _chunk in chunks:
+        pass
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable stream over an iterator of byte chunks (Docker's archive responses)."""
+
+    def __init__(self, chunks):
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+        return size
+
