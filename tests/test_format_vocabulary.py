@@ -86,6 +86,8 @@ ACTS = {
         "name": SHOWN, "description": SHOWN, "tool": SHOWN, "requirements": SHOWN,
         "key": (STAGES, "\"task_key\": task[\"key\"]"),
         "needs": (STAGES, "task.get(\"needs\") or []"),
+        "outputs": ("models/run/release_job_files.py", "self._save_outputs(client, container_id, task[\"outputs\"])"),
+        "cache": ("models/run/release_job_files.py", "self._save_cache(client, container_id, task[\"cache\"][\"paths\"])"),
         "run": ("models/run/release_scheduler.py", "task[\"run\"]"),
         "image": ("models/run/release_scheduler.py", "task[\"image\"]"),
         "uses": ("models/run/release_action.py", "\"_action_\" + task[\"uses\"]"),
@@ -104,6 +106,10 @@ ACTS = {
         "secrets": ("models/run/release_job.py", "self._spec().get(\"secrets\", [])"),
         "env": ("models/run/release_scheduler.py", "dict(task[\"env\"]"),
         "window": (STAGES, "task.get(\"window\")"),
+    },
+    "task.cache": {
+        "key_file": ("models/run/release_job_files.py", "cache[\"key_file\"], content, *cache[\"paths\"]"),
+        "paths": ("models/run/release_job_files.py", "task[\"cache\"][\"paths\"]"),
     },
     "retry": {
         "exit_codes": ("models/run/release_scheduler.py", "exit_code in retry[\"exit_codes\"]"),
@@ -223,7 +229,7 @@ def _section(path):
         "pipeline.stages[].gates[]": "gate", "pipeline.stages[].gates[].criteria[]": "criterion",
         "pipeline.stages[].gates[].criteria[].findings": "criterion.findings",
         "pipeline.stages[].gates[].criteria[].tests": "criterion.tests", "pipeline.rollback": "rollback",
-        "pipeline.notifications[]": "notification",
+        "pipeline.notifications[]": "notification", "pipeline.stages[].tasks[].cache": "task.cache",
     }
     return names.get(path, path)
 
