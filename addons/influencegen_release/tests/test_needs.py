@@ -1,10 +1,10 @@
-import os
+import subprocess
 
-from ..engine.execution import workspace
 from .scheduler_common import SchedulerCase
 
 # Stage 1 holds a slow task and the one stage 2's Unit needs; E2E needs nothing, so it keeps
-# the stage order. Slow runs until the test drops a file in its workspace: no timing guesses.
+# the stage order. Slow runs until the test drops a file in its workspace (docker exec, as the
+# job's files live in its container's volume): no timing guesses.
 STAGES = """\
     - name: Build
       tasks:
@@ -34,9 +34,7 @@ class TestNeeds(SchedulerCase):
         graph = run.with_user(self.developer).api_graph(run.id)
         self.assertEqual(graph["needs"], [{"from": compile_.id, "to": unit.id}])
         # Build done and its gate passed: the rest of Test follows and the run succeeds.
-        work = workspace.job_dirs(*self.env["release.scheduler"]._workspace(slow))[2]
-        with open(os.path.join(work, "go"), "w", encoding="utf-8") as handle:
-            handle.write("go\n")
+        subprocess.run(["docker", "exec", slow.container_id, "touch", "/workspace/go"], check=True, capture_output=True)
         self.tick_until(lambda: run.state == "succeeded", timeout=90)
         self.assertEqual(run.gate_result_ids.mapped("result"), ["passed"])
         self.assertGreaterEqual(e2e.started_at, slow.finished_at)

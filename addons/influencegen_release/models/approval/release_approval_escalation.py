@@ -10,7 +10,7 @@ class ReleaseApproval(models.Model):
     decide in place of the overdue approvers, with a reason (``release.approval.override``).
     The override decides the request; segregation of duties still applies to the decider."""
 
-    _inherit = "release.approval"
+    _inherit = "release.approval"  # pylint: disable=consider-merging-classes-inherited
 
     override_ids = fields.One2many("release.approval.override", "approval_id", string="Escalation decisions", readonly=True)
     can_escalate = fields.Boolean(compute="_compute_can_escalate", help="The current user may decide as the escalation now.")

@@ -13,6 +13,7 @@ class ReleaseScheduler(models.AbstractModel):
     _inherit = "release.scheduler"
 
     def init(self):
-        super().init()
+        result = super().init()
         create_index(self.env.cr, "release_run_live_index", "release_run", ["id"], where=LIVE_RUNS)
         create_index(self.env.cr, "release_job_live_runner_index", "release_job", ["runner_id"], where=LIVE_JOBS_ON_RUNNER)
+        return result
