@@ -18,3 +18,5 @@ from . import test_dora_metrics
 from . import test_dora_tour
 from . import test_phone_tours
 from . import test_log_viewer_tour
+from . import test_run_graph
+from . import test_run_graph_tour

@@ -2,20 +2,19 @@
 links to a line, search forward, backward and from the start on the server, errors and
 warnings marked."""
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
 from ..engine.execution.log_store import LogStore
-from .views_common import ViewsData
+from .views_common import ViewsTourCase
 
 JOB_URL = "/odoo/action-influencegen_release.action_release_job/%s"
 
 
 @tagged("post_install", "-at_install", "services")  # services: needs Chromium
-class TestLogViewerTour(ViewsData, HttpCase):
+class TestLogViewerTour(ViewsTourCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_views_data()
         # Lines 1-100 steps, 101 the error, 102-12101 steps, 12102 a warning, 12103 the end.
         LogStore(cls.job.log_dir).append(b"\x1b[33mWARNING: views_demo uses a deprecated field\x1b[0m\n")
         cls.finish_build(cls.env)

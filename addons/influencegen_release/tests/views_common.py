@@ -1,7 +1,10 @@
 import shutil
 import tempfile
+from unittest.mock import patch
 
 from odoo import fields
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.tests import HttpCase
 from odoo.tests.common import new_test_user
 
 from ..engine.execution.log_store import LogStore
@@ -86,3 +89,17 @@ class ViewsData:
             )
             deployment = Deployment.create({"environment_id": cls.environment.id, "artifact_id": artifact.id, "run_id": cls.views_run.id})
             deployment._finish("deployed", plan="upgrade: views_demo")
+
+
+class ViewsTourCase(ViewsData, HttpCase):
+    """The browser tours' shared setup: the views' data and, with ``websocket = True``, the
+    bus's websocket (Odoo refuses it during tests by default) for tours that watch the bus."""
+
+    websocket = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.websocket:
+            cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
+        cls.setup_views_data()

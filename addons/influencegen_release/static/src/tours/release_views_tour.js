@@ -23,7 +23,7 @@ tours.add("influencegen_release_run_graph_live", {
             content: "The staging approval is asked for",
             trigger: ".o_igr_stage[data-stage='Staging'] .o_igr_approval:contains('pending')",
         },
-        { content: "The run waits for it", trigger: ".o_igr_run_state:contains('waiting_approval')" },
+        { content: "The run waits for it", trigger: ".o_igr_run_state[data-state='waiting_approval']:contains('waiting for approval')" },
         { content: "Cancel the run", trigger: ".o_igr_run_graph .o_igr_cancel", run: "click" },
         { content: "Confirm", trigger: ".modal button.btn-primary:contains('Cancel run')", run: "click" },
         { content: "Cancelling is asked for: no second cancel", trigger: ".o_igr_run_graph:not(:has(.o_igr_cancel)) .o_igr_run" },
