@@ -20,3 +20,4 @@ from . import test_phone_tours
 from . import test_log_viewer_tour
 from . import test_run_graph
 from . import test_run_graph_tour
+from . import test_environment_board

@@ -85,7 +85,8 @@ class ViewsData:
         Deployment = cls.env["release.deployment"]
         for n in range(count):
             artifact = cls.env["release.artifact"].create(
-                {"name": f"views-{n}.zip", "kind": "odoo_modules", "version": f"1.0.{n}", "sha256": f"{n}" * 64, "run_id": cls.views_run.id}
+                {"name": f"views-{n}.zip", "kind": "odoo_modules", "version": f"1.0.{n}", "sha256": f"{n}" * 64, "run_id": cls.views_run.id,
+                 "commit_sha": cls.views_run.commit_sha}
             )
             deployment = Deployment.create({"environment_id": cls.environment.id, "artifact_id": artifact.id, "run_id": cls.views_run.id})
             deployment._finish("deployed", plan="upgrade: views_demo")
