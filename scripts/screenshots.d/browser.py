@@ -18,7 +18,7 @@ import urllib.request
 
 import websocket  # python3-websocket, as Odoo's browser tests use
 
-WAIT_S = 60
+WAIT_S = 120  # a loaded machine renders slowly
 WIDTH, HEIGHT = 1280, 800
 
 
@@ -70,7 +70,8 @@ class Chromium:
             if self.js(f"!!({condition})"):
                 return
             time.sleep(0.3)
-        raise RuntimeError(f"timed out waiting for {what or condition}")
+        where = self.js("location.href + ': ' + document.body.innerText.slice(0, 300).replace(/\\s+/g, ' ')")
+        raise RuntimeError(f"timed out waiting for {what or condition} at {where}")
 
     def wait_for(self, selector):
         self.wait(f"document.querySelector({json.dumps(selector)})", selector)

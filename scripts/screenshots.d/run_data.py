@@ -36,18 +36,22 @@ pipeline:
             printf '\\033[1;32mbuild finished\\033[0m\\n'
         - name: Lint
           key: lint
-          run: cp /src/lint.json pylint.json && echo "pylint: $(grep -c message-id pylint.json) messages"
+          run: |
+            cp /src/lint.json pylint.json
+            echo "pylint found $(grep -o message-id pylint.json | wc -l) messages"
           reports: [{format: pylint-json, path: pylint.json}]
         - name: Unit tests
           key: unit
-          run: cp /src/junit.xml junit.xml && grep -o 'tests="[0-9]*" failures="[0-9]*"' junit.xml
+          run: |
+            cp /src/junit.xml junit.xml
+            grep -o 'tests="[0-9]*" failures="[0-9]*"' junit.xml
           reports: [{format: junit-xml, path: junit.xml}]
       gates:
         - name: Build passes
           criteria:
             - {succeeded: [compile]}
             - {tests: {from: [unit], max_failed: 0}}
-            - {findings: {from: [lint], severity: high, new: true, max: 0}}
+            - {findings: {from: [lint], severity: critical, new: true, max: 0}}
     - name: Deploy to Staging
       key: staging
       trigger: manual
@@ -95,6 +99,8 @@ os.makedirs(os.path.join(origin, "pipelines"))
 git = ["git", "-C", origin, "-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
 subprocess.run(["git", "init", "-q", "-b", "main", origin], check=True)
 env["ir.config_parameter"].set_param("influencegen_release.data_dir", os.path.join(work, "data"))
+# One job at a time: concurrent fetches of one mirror can race on its ref (issue 15.2).
+env["release.runner"].search([]).write({"capacity": 1})
 developer = env["res.users"].search([("login", "=", "developer")])
 qa = env["res.users"].search([("login", "=", "qa_lead")])
 
@@ -138,6 +144,9 @@ for number, (message, lint_json, junit_xml) in enumerate(COMMITS):
         env.cr.commit()
     run = run_until_it_stops(shas[-1], shas[-2] if len(shas) > 1 else False)
     print("STEP", number + 1, run.display_name, run.state, flush=True)
+    for why in run.gate_result_ids.filtered(lambda g: g.result == "failed").mapped("explanation") + run.job_ids.mapped("failure_reason"):
+        if why:
+            print("STEP", number + 1, "  ", why.replace("\n", " | "), flush=True)
     if number == 0:  # the QA Lead approves staging: the run deploys and becomes the baseline
         approval = run.approval_ids.filtered(lambda a: a.state == "pending")
         env["release.approval"].with_user(qa).api_decide(approval.id, "approve", "Staging checked")

@@ -69,7 +69,7 @@ class TestRunGraph(GraphData, ViewsData, TransactionCase):
         fixed = self.baseline_run.finding_ids.filtered(lambda f: f.rule == "W0611")
         self.assertEqual(fixed.fixed_in_run_ids, self.graph_run)
         action = self.graph_run.gate_result_ids.action_open_findings()
-        listed = self.env["release.finding"].with_context(action["context"]).search(action["domain"])
+        listed = self.env["release.finding"].with_context(**action["context"]).search(action["domain"])
         self.assertEqual(
             sorted((f.rule, f.change) for f in listed), [("C0301", "known"), ("E1101", "new"), ("W0611", "fixed")]
         )

@@ -33,9 +33,10 @@ class ReleaseDeployment(models.Model):
             deployment.approved_by_ids = approvers
 
     def _finish(self, outcome, **values):
-        super()._finish(outcome, **values)
+        result = super()._finish(outcome, **values)
         for deployment in self.filtered("started_ts"):
             deployment.duration_s = round(time.time() - deployment.started_ts, 1)
+        return result
 
     def _board_entry(self):
         entry = super()._board_entry()

@@ -25,9 +25,9 @@ class ReleaseJob(models.Model):
     def write(self, vals):
         # Queued from pending (the run lets it start) or for a new attempt (a retry); a claim
         # nobody started goes back to the queue without resetting how long it has waited.
-        if vals.get("state") == "queued" and "queued_at" not in vals:
-            if "attempt" in vals or not self.filtered(lambda job: job.state != "pending"):
-                vals = dict(vals, queued_at=fields.Datetime.now())
+        queued = vals.get("state") == "queued" and "queued_at" not in vals
+        if queued and ("attempt" in vals or not self.filtered(lambda job: job.state != "pending")):
+            vals = dict(vals, queued_at=fields.Datetime.now())
         return super().write(vals)
 
     def api_log(self, offset=0, length=65536, tail=0):
