@@ -28,6 +28,8 @@ class TestRunGraph(GraphData, ViewsData, TransactionCase):
         self.assertEqual((unit["state"], unit["verdict"], unit["gate_failed"]), ("succeeded", "failed", ["Tests pass"]))
         self.assertEqual(unit["tests"], {"total": 72, "failed": 8})
         self.assertEqual(unit["exit_code"], 0)
+        lint = next(job for job in build["jobs"] if job["name"] == "Lint")
+        self.assertEqual((lint["verdict"], lint["gate_failed"]), ("succeeded", []), "its own criterion passed")
 
     def test_what_a_dead_run_never_reached_says_so_without_exit_code(self):
         graph = self.env["release.run"].with_user(self.viewer).api_graph(self.graph_run.id)

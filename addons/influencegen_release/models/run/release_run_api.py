@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 
+from ...engine.quality.gates import evaluate
 from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
 
 DEVELOPER = "influencegen_release.group_release_developer"
@@ -95,9 +96,8 @@ class ReleaseRun(models.Model):
             gate["key"] = gate_spec["key"]
             gate["findings"] = len(self._gate_findings(spec, gate_spec))
             if gate["result"] == "failed":
-                for criterion in gate_spec.get("criteria", []):
-                    for key in criterion["from"]:
-                        failed_gates.setdefault(key, []).append(gate["name"])
+                for key in self._failing_tasks(stage, gate_spec):
+                    failed_gates.setdefault(key, []).append(gate["name"])
         records = self.env["release.job"].browse([entry["id"] for entry in stage["jobs"]])
         for entry in stage["jobs"]:
             job = jobs[entry["id"]]
@@ -135,6 +135,24 @@ class ReleaseRun(models.Model):
             "finished_at": fields.Datetime.to_string(finished) if finished else False,
             "duration_s": round((end - started).total_seconds(), 1) if started and end else False,
         }
+
+    def _failing_tasks(self, stage, gate):
+        """The tasks of the criteria that failed ``gate`` (judged again one by one on the
+        recorded results and baseline), so that a job whose own criterion passed stays green."""
+        result = self.env["release.gate.result"]._recorded(self, {"key": stage["key"]}, gate)[:1]
+        keys = self._gate_tasks(gate)
+        jobs = self.job_ids.filtered(lambda j: j.task_key in keys)
+        inputs = {job.task_key: job._gate_input() for job in jobs}
+        old = result.baseline_run_id.finding_ids.filtered(lambda f: not f.waived)
+        baseline = set(old.mapped("fingerprint")) if result.baseline_run_id else None
+        waived = set(jobs.finding_ids.filtered("waived").mapped("fingerprint"))
+        failing = {
+            key
+            for criterion in gate.get("criteria", [])
+            if not evaluate([criterion], inputs, baseline, waived).passed
+            for key in criterion["from"]
+        }
+        return failing or keys
 
     def _gate_tasks(self, gate):
         """The tasks whose results ``gate`` reads: those its criteria name."""
