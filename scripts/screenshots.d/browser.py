@@ -1,9 +1,11 @@
-"""Drives headless Chromium over the DevTools protocol to save a PNG of each OWL screen.
+"""Drives headless Chromium over the DevTools protocol to save a PNG of every screen of issue 18.
 
-    browser.py BASE_URL DATABASE OUT_DIR RUN_ID PIPELINE_ID
+    browser.py BASE_URL DATABASE OUT_DIR RUN_ID PIPELINE_ID FAILED_RUN_ID
 
-Logs in as the demo users (password = login) through the JSON API, opens each screen the way a person would
-(the form's button, the job card) and waits for the screen's content before the picture."""
+RUN_ID waits for the QA Lead's decision; FAILED_RUN_ID failed its quality gate. Logs in as the
+demo users (password = login) through the JSON API, opens each screen the way a person would
+(the form's button, the job card) and waits for the screen's content before the picture.
+Pictures are 1280 px wide (390 x 844 for the phone)."""
 
 import base64
 import json
@@ -16,7 +18,8 @@ import urllib.request
 
 import websocket  # python3-websocket, as Odoo's browser tests use
 
-WAIT_S = 60
+WAIT_S = 120  # a loaded machine renders slowly
+WIDTH, HEIGHT = 1280, 800
 
 
 class Chromium:
@@ -24,7 +27,7 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="igr-shots-chrome-")
         self.process = subprocess.Popen(
             ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
-             f"--user-data-dir={self.profile}", "--window-size=1440,900", "--hide-scrollbars", "about:blank"],
+             f"--user-data-dir={self.profile}", f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         port_file = os.path.join(self.profile, "DevToolsActivePort")
@@ -37,7 +40,11 @@ class Chromium:
             page = next(t for t in json.load(response) if t["type"] == "page")
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=WAIT_S, suppress_origin=True)
         self.next_id = 0
-        self.call("Emulation.setDeviceMetricsOverride", width=1440, height=900, deviceScaleFactor=1, mobile=False)
+        self.size(WIDTH, HEIGHT)
+
+    def size(self, width, height, mobile=False):
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+        self.call("Emulation.setTouchEmulationEnabled", enabled=mobile)
 
     def call(self, method, **params):
         self.next_id += 1
@@ -63,7 +70,8 @@ class Chromium:
             if self.js(f"!!({condition})"):
                 return
             time.sleep(0.3)
-        raise RuntimeError(f"timed out waiting for {what or condition}")
+        where = self.js("location.href + ': ' + document.body.innerText.slice(0, 300).replace(/\\s+/g, ' ')")
+        raise RuntimeError(f"timed out waiting for {what or condition} at {where}")
 
     def wait_for(self, selector):
         self.wait(f"document.querySelector({json.dumps(selector)})", selector)
@@ -99,40 +107,74 @@ class Chromium:
         self.process.wait(timeout=30)
 
 
-def main(base, db, out, run_id, pipeline_id):
+def main(base, db, out, run_id, pipeline_id, failed_id):
     os.makedirs(out, exist_ok=True)
     browser = Chromium()
+    shot = lambda name: browser.shot(os.path.join(out, f"{name}.png"))  # noqa: E731
+    action = "odoo.__WOWL_DEBUG__.root.env.services.action.doAction"
     try:
         browser.login(base, db, "admin")
+        # The run whose gate failed: the stage in red, what it never reached, its findings.
+        browser.goto(f"{base}/odoo/action-influencegen_release.action_release_run/{failed_id}")
+        browser.click(".o_form_view button[name='action_open_graph']")
+        browser.wait_for(".o_igr_run_graph .o_igr_stage[data-state='failed']")
+        shot("run-graph-failed-gate")
+        browser.click(".o_igr_run_graph .o_igr_gate_findings")
+        browser.wait_for(".o_list_view .o_data_row")
+        shot("findings")
+        browser.goto(f"{base}/odoo/action-influencegen_release.action_release_finding")
+        browser.wait_for(".o_list_view .o_group_header")
+        shot("findings-by-run")
+        # The run waiting for approval, and a job's log.
         browser.goto(f"{base}/odoo/action-influencegen_release.action_release_run/{run_id}")
         browser.click(".o_form_view button[name='action_open_graph']")
-        browser.wait_for(".o_igr_run_graph .o_igr_job")
-        browser.shot(os.path.join(out, "run-graph.png"))
+        browser.wait_for(".o_igr_run_graph .o_igr_waiting")
+        shot("run-graph")
         browser.click(".o_igr_run_graph .o_igr_job")
         browser.wait_for(".o_igr_log .o_igr_line")
         browser.click(".o_igr_first_error")
         browser.wait_for(".o_igr_current")
-        browser.shot(os.path.join(out, "log-viewer.png"))
+        shot("log-viewer")
         # Inside the web client from here on, as a person clicks: no page reload.
-        browser.js("odoo.__WOWL_DEBUG__.root.env.services.action.doAction('influencegen_release.action_release_environment_board')")
+        browser.js(f"{action}('influencegen_release.action_release_environment_board')")
         browser.wait_for(".o_igr_board .o_igr_environment")
         browser.js("document.querySelector('.o_igr_check_all').click()")
         browser.wait("!document.querySelector('.o_igr_check_all').disabled", "drift checked")
-        browser.shot(os.path.join(out, "environment-board.png"))
+        shot("environment-board")
+        browser.js(f"{action}('influencegen_release.action_release_parity')")
+        browser.click(".o_form_view button[name='action_compare']")
+        browser.wait_for(".o_igr_parity")
+        shot("parity")
+        browser.js(f"{action}('influencegen_release.action_release_dora_dashboard')")
+        browser.wait_for(".o_igr_dora_dashboard .o_igr_dora, .o_igr_dora_dashboard .o_igr_nothing")
+        shot("dora-dashboard")
         browser.js(
-            "odoo.__WOWL_DEBUG__.root.env.services.action.doAction({type: 'ir.actions.act_window', "
-            f"res_model: 'release.pipeline', res_id: {int(pipeline_id)}, views: [[false, 'form']]}})"
+            f"{action}({{type: 'ir.actions.act_window', res_model: 'release.pipeline', res_id: {int(pipeline_id)}, views: [[false, 'form']]}})"
         )
         browser.click(".o_form_view button[name='action_open_graph']")
         browser.wait_for(".o_igr_pipeline_graph .o_igr_task")
-        browser.shot(os.path.join(out, "pipeline-graph.png"))
+        shot("pipeline-graph")
+        # The QA Lead: what awaits them, the decision dialog, the request's form, on a phone.
         browser.login(base, db, "qa_lead")
         browser.goto(f"{base}/odoo/release-my-approvals")
         browser.wait_for(".o_igr_approval_card")
-        browser.shot(os.path.join(out, "my-approvals.png"))
+        shot("my-approvals")
+        browser.click(".o_igr_approval_card .o_igr_approve")
+        browser.wait_for(".modal .o_field_widget[name='comment']")
+        shot("approval-dialog")
+        browser.js("document.querySelector('.modal .btn-close, .modal button.o_form_button_cancel').click()")
+        browser.wait("!document.querySelector('.modal')", "the dialog closed")
+        browser.js(f"{action}('influencegen_release.action_release_approval')")
+        browser.click(".o_list_view .o_data_row .o_data_cell")
+        browser.wait_for(".o_form_view button[name='action_approve']")
+        shot("approval-form")
+        browser.size(390, 844, mobile=True)
+        browser.goto(f"{base}/odoo/release-my-approvals")
+        browser.wait_for(".o_igr_approval_card .o_igr_approve")
+        shot("phone-approval")
     finally:
         browser.close()
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

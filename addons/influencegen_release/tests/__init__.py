@@ -25,3 +25,6 @@ from . import test_escalation
 from . import test_approval_requests
 from . import test_approval_tours
 from . import test_triggers
+from . import test_run_graph
+from . import test_run_graph_tour
+from . import test_environment_board

@@ -4,26 +4,20 @@ when a page lived through a disconnection that lost its notifications (issue 18,
 import contextlib
 import threading
 import time
-from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
-from odoo.addons.bus.websocket import CloseCode, WebsocketConnectionHandler
-from odoo.tests import HttpCase, tagged
+from odoo.addons.bus.websocket import CloseCode
+from odoo.tests import tagged
 
-from .views_common import ViewsData
+from .views_common import ViewsTourCase
 
 RUN_URL = "/odoo/action-influencegen_release.action_release_run/%s"
 
 
 @tagged("post_install", "-at_install", "services")  # services: needs Chromium
-class TestFreshPageTour(ViewsData, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Odoo refuses websockets during tests by default; the banner comes from the bus.
-        cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
-        cls.setup_views_data()
+class TestFreshPageTour(ViewsTourCase):
+    websocket = True  # these tours watch the bus
 
     def test_a_deep_link_loaded_twice_shows_no_out_of_date_banner(self):
         self.start_tour(RUN_URL % self.views_run.id, "influencegen_release_fresh_page", login="views_viewer", timeout=120)

@@ -1,20 +1,19 @@
 """The approval screens on a phone, 390 x 844 with touch (issue 18, item 5): text wraps,
 Approve and Reject are buttons on the screen, nothing runs off the right edge."""
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
-from .views_common import ViewsData
+from .views_common import ViewsTourCase
 
 
 @tagged("post_install", "-at_install", "services")  # services: needs Chromium
-class TestPhoneTours(ViewsData, HttpCase):
+class TestPhoneTours(ViewsTourCase):
     browser_size = "390x844"
     touch_enabled = True
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setup_views_data()
         cls.qa.name = "Quinn Tester"  # a person's name, not the test helper's login and groups
 
     def test_a_qa_lead_approves_on_a_phone(self):

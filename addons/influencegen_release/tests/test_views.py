@@ -19,7 +19,7 @@ class TestViewsData(ViewsData, TransactionCase):
         build = graph["stages"][0]
         self.assertEqual(build["state"], "running")
         self.assertEqual([(j["name"], j["state"], j["retries"]) for j in build["jobs"]], [("Compile", "running", 0)])
-        self.assertEqual(build["gates"], [{"name": "Build passes", "result": "pending"}])
+        self.assertEqual([(g["name"], g["result"]) for g in build["gates"]], [("Build passes", "pending")])
         self.assertTrue(graph["can_cancel"])
         self.assertFalse(graph["can_retry"])
         self.assertEqual(graph["parent_run"], [])

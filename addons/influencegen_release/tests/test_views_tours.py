@@ -8,24 +8,18 @@ from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
-from odoo.addons.bus.websocket import WebsocketConnectionHandler
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
 from ..engine.execution.log_store import LogStore
-from .views_common import ViewsData
+from .views_common import ViewsTourCase
 
 RUN_URL = "/odoo/action-influencegen_release.action_release_run/%s"
 JOB_URL = "/odoo/action-influencegen_release.action_release_job/%s"
 
 
 @tagged("post_install", "-at_install", "services")  # services: needs Chromium
-class TestViewsTours(ViewsData, HttpCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Odoo refuses websockets during tests by default; these tours watch the bus.
-        cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
-        cls.setup_views_data()
+class TestViewsTours(ViewsTourCase):
+    websocket = True  # these tours watch the bus
 
     def _when_watched(self, method, change):
         """In a second thread, as the scheduler would: once the browser has called ``method``

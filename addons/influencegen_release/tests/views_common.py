@@ -1,7 +1,10 @@
 import shutil
 import tempfile
+from unittest.mock import patch
 
 from odoo import fields
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.tests import HttpCase
 from odoo.tests.common import new_test_user
 
 from ..engine.execution.log_store import LogStore
@@ -82,7 +85,22 @@ class ViewsData:
         Deployment = cls.env["release.deployment"]
         for n in range(count):
             artifact = cls.env["release.artifact"].create(
-                {"name": f"views-{n}.zip", "kind": "odoo_modules", "version": f"1.0.{n}", "sha256": f"{n}" * 64, "run_id": cls.views_run.id}
+                {"name": f"views-{n}.zip", "kind": "odoo_modules", "version": f"1.0.{n}", "sha256": f"{n}" * 64, "run_id": cls.views_run.id,
+                 "commit_sha": cls.views_run.commit_sha}
             )
             deployment = Deployment.create({"environment_id": cls.environment.id, "artifact_id": artifact.id, "run_id": cls.views_run.id})
             deployment._finish("deployed", plan="upgrade: views_demo")
+
+
+class ViewsTourCase(ViewsData, HttpCase):
+    """The browser tours' shared setup: the views' data and, with ``websocket = True``, the
+    bus's websocket (Odoo refuses it during tests by default) for tours that watch the bus."""
+
+    websocket = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.websocket:
+            cls.startClassPatcher(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
+        cls.setup_views_data()

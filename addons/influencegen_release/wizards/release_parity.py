@@ -20,6 +20,12 @@ class ReleaseParity(models.TransientModel):
     drift_count = fields.Integer(readonly=True)
     component_count = fields.Integer(readonly=True)
 
+    @api.depends("kind")
+    def _compute_display_name(self):
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for parity in self:
+            parity.display_name = self.env._("Environment parity: %(kind)s", kind=kinds.get(parity.kind, ""))
+
     def action_compare(self):
         self.ensure_one()
         environments = self.environment_ids or self.env["release.environment"].search([("kind", "=", self.kind), ("url", "!=", False)])
@@ -60,16 +66,31 @@ class ReleaseParity(models.TransientModel):
         }
 
     def _render(self, result):
-        head = Markup("").join(Markup("<th>%s</th>") % code for code in result["environments"])
+        """A table with a column per environment (its name, code and tier), unreachable ones
+        too, a row per component and its drift."""
+        environments = self.env["release.environment"].search([("code", "in", [*result["environments"], *result["errors"]])])
+        by_code = {e.code: e for e in environments}
+        codes = [*result["environments"], *result["errors"]]
+        head = Markup("").join(
+            Markup('<th>%s<br/><small class="text-muted">%s · %s</small></th>') % (by_code[c].name, c, by_code[c].tier) for c in codes
+        )
+        unreachable = Markup('<td class="text-muted">%s</td>') % self.env._("not reachable")
         body = Markup("")
         for row in result["rows"]:
-            cells = Markup("").join(Markup("<td>%s</td>") % row["values"][code] for code in result["environments"])
+            cells = Markup("").join(Markup("<td>%s</td>") % (row["values"].get(code) or "—") for code in result["environments"])
+            cells += unreachable * len(result["errors"])
             mark = Markup('<span class="badge text-bg-danger">drift</span>') if row["drift"] else Markup('<span class="badge text-bg-success">same</span>')
             body += Markup("<tr><td>%s</td>%s<td>%s</td></tr>") % (row["component"], cells, mark)
+        if not result["rows"]:
+            body = Markup('<tr><td colspan="%s" class="text-muted">%s</td></tr>') % (
+                len(codes) + 2,
+                self.env._("No component could be read: no environment of this kind answered."),
+            )
         errors = Markup("").join(Markup("<li>%s: %s</li>") % item for item in result["errors"].items())
-        table = Markup('<table class="table table-sm"><thead><tr><th>%s</th>%s<th></th></tr></thead><tbody>%s</tbody></table>') % (
+        table = Markup('<table class="table table-sm table-bordered o_igr_parity"><thead><tr><th>%s</th>%s<th>%s</th></tr></thead><tbody>%s</tbody></table>') % (
             self.env._("Component"),
             head,
+            self.env._("Parity"),
             body,
         )
         return table + (Markup("<p>%s</p><ul>%s</ul>") % (self.env._("Not reachable:"), errors) if errors else Markup(""))

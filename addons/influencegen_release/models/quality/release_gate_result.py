@@ -54,6 +54,7 @@ class ReleaseGateResult(models.Model):
         waived = self.env["release.waiver"]._waived(run.pipeline_id, set(jobs.finding_ids.mapped("fingerprint")))
         outcome = evaluate(gate["criteria"], {job.task_key: job._gate_input() for job in jobs}, baseline, waived)
         jobs.finding_ids.filtered(lambda f: f.fingerprint in waived).write({"waived": True})
+        jobs.finding_ids._compare(run, baseline_run, baseline_run.finding_ids.filtered(lambda f: f.task_key in keys))
         blocking = {f.fingerprint for f in outcome.blocking}
         record = self.create(
             {

@@ -26,11 +26,6 @@ JOB_STATES = [
     ("cancelled", "Cancelled"),
     ("skipped", "Skipped"),
 ]
-# What the log viewer's "first error" looks for: words tools print on errors, and FAIL in capitals
-# (pytest, unittest), not "0 failed" of a summary; also right after an ANSI colour code.
-_WORD_START = rb"(?:\b|(?<=\x1b\[\dm)|(?<=\x1b\[\d\dm)|(?<=;\dm)|(?<=;\d\dm))"
-ERROR_LINE = re.compile(_WORD_START + rb"(?:(?i:error|fatal|traceback|exception)|FAIL(?:ED|URE)?)\b")
-LOG_PAGE_BYTES = 256 * 1024
 # Changes the run graph and the log viewer show live (release.run._notify_ui).
 LIVE_FIELDS = {"state", "log_size", "attempt", "exit_code", "started_at", "finished_at"}
 # What a job back in the queue no longer holds: its host, claim, container, deadline, log position.
@@ -142,36 +137,6 @@ class ReleaseJob(models.Model):
     def action_download_log(self):
         self.ensure_one()
         return {"type": "ir.actions.act_url", "url": f"/influencegen_release/job/{self.id}/log", "target": "new"}
-
-    def api_log(self, offset=0, length=65536, tail=0):
-        """Log text for the CLI and the UI: ``tail`` last lines, or ``length`` bytes from ``offset``."""
-        self.ensure_one()
-        self.check_access("read")
-        store = self._log_store()
-        if tail:
-            return {"text": store.tail(int(tail)), "size": self.log_size, "state": self.state}
-        data = store.read_range(int(offset), min(int(length), 1 << 20)) if self.log_dir else b""
-        return {"text": data.decode("utf-8", "replace"), "offset": int(offset) + len(data), "size": self.log_size, "state": self.state}
-
-    def api_log_page(self, start=None, end=None, length=LOG_PAGE_BYTES):
-        """A page of whole log lines for the log viewer: from ``start``, or ending at ``end``
-        (the tail when both are None). ``{text, start, end, size, state}``, offsets in bytes."""
-        self.ensure_one()
-        self.check_access("read")
-        data, first, last, size = self._log_store().page(start, end, min(int(length), 4 * LOG_PAGE_BYTES))
-        return {"text": data.decode("utf-8", "replace"), "start": first, "end": last, "size": size, "state": self.state}
-
-    def api_log_find(self, text=None, start=0, direction="forward"):
-        """Offset of the first line from ``start`` containing ``text`` (any case), or of the
-        first error line when no text is given; -1 when there is none. ``direction``
-        "backward": of the last such line before ``start`` (a line's offset; the log's end
-        when None)."""
-        self.ensure_one()
-        self.check_access("read")
-        pattern = re.compile(re.escape(text.encode()), re.IGNORECASE) if text else ERROR_LINE
-        if direction == "backward":
-            return self._log_store().rfind(pattern, None if start is None else int(start))
-        return self._log_store().find(pattern, int(start or 0))
 
     # -- transitions ------------------------------------------------------------------------
     def _queue(self):
@@ -367,14 +332,3 @@ class ReleaseJob(models.Model):
         """This job's task in the run's immutable pipeline snapshot."""
         self.ensure_one()
         return self.run_id._spec_task(self.task_key)
-
-    def api_log_view(self, start=None, end=None, line=None):
-        """The log viewer's page (``api_log_page``) with the number of its first line, so
-        lines show their numbers and a link can name one; ``line`` (from 1) opens the page
-        that starts at that line."""
-        self.ensure_one()
-        store = self._log_store()
-        if line:
-            start, end = store.line_offset(int(line)), None
-        page = self.api_log_page(start=start, end=end)
-        return dict(page, first_line=store.line_number(page["start"]))

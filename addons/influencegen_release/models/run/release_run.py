@@ -189,29 +189,6 @@ class ReleaseRun(models.Model):
     def api_status(self, run_id):
         return self._readable(run_id)._status()
 
-    @api.model
-    def api_graph(self, run_id):
-        """What the run graph shows: the status, plus the linked runs and what the user may do."""
-        run = self._readable(run_id)
-        may_act = self.env.user.has_group(DEVELOPER) and run.has_access("write")
-        jobs = {job.id: job for job in run.job_ids}
-        status = run._status()
-        for stage in status["stages"]:
-            for job in stage["jobs"]:
-                job["retries"] = jobs[job["id"]].attempt - 1
-                job["log_size"] = jobs[job["id"]].log_size
-        return dict(
-            status,
-            name=run.display_name,
-            version=run.version or False,
-            parent_run=run.parent_run_id._ui_links(),
-            retry_of=run.retry_of_id._ui_links(),
-            chained_runs=run.child_run_ids._ui_links(),
-            needs=run._needs_edges(),
-            can_cancel=may_act and run.state not in TERMINAL and not run.cancel_requested,
-            can_retry=may_act and run.state in ("failed", "cancelled"),
-        )
-
     # -- helpers ------------------------------------------------------------------------------
     def _readable(self, run_id):
         """Run ``run_id``, which the API caller may read."""

@@ -53,3 +53,20 @@ tours.add("influencegen_release_log_viewer", {
         { content: "and says which", trigger: ".o_igr_current_line:contains('line 101')" },
     ],
 });
+
+// A job retried once: its current attempt's log opens, the first attempt's is chosen from
+// the list, with its error marked and found.
+tours.add("influencegen_release_log_attempts", {
+    steps: () => [
+        { content: "Open the log", trigger: ".o_form_view button[name='action_open_log']", run: "click" },
+        { content: "The current attempt's log", trigger: `${LOG} .o_igr_line:last-of-type:contains('attempt two deployed')` },
+        { content: "says which attempt it is", trigger: ".o_igr_shown_attempt:contains('attempt 2 of 2')" },
+        { content: "Choose the first attempt", trigger: "select.o_igr_attempt", run: "select 1" },
+        { content: "Its log, with its error marked", trigger: `${LOG} .o_igr_error_line:contains('flaky import')` },
+        { content: "and how it ended", trigger: `${LOG} .o_igr_line:last-of-type:contains('is retryable')` },
+        { content: "Jump to its first error", trigger: ".o_igr_first_error", run: "click" },
+        { content: "Found in that attempt", trigger: `${LOG} .o_igr_current:contains('flaky import')` },
+        { content: "Back to the current attempt", trigger: "select.o_igr_attempt", run: "select 2" },
+        { content: "Its log again", trigger: `${LOG} .o_igr_line:last-of-type:contains('attempt two deployed')` },
+    ],
+});

@@ -23,7 +23,7 @@ tours.add("influencegen_release_run_graph_live", {
             content: "The staging approval is asked for",
             trigger: ".o_igr_stage[data-stage='Staging'] .o_igr_approval:contains('pending')",
         },
-        { content: "The run waits for it", trigger: ".o_igr_run_state:contains('waiting_approval')" },
+        { content: "The run waits for it", trigger: ".o_igr_run_state[data-state='waiting_approval']:contains('waiting for approval')" },
         { content: "Cancel the run", trigger: ".o_igr_run_graph .o_igr_cancel", run: "click" },
         { content: "Confirm", trigger: ".modal button.btn-primary:contains('Cancel run')", run: "click" },
         { content: "Cancelling is asked for: no second cancel", trigger: ".o_igr_run_graph:not(:has(.o_igr_cancel)) .o_igr_run" },
@@ -101,7 +101,7 @@ tours.add("influencegen_release_environment_board", {
     steps: () => [
         { content: "The deployed version", trigger: `${STAGING_ENV} .o_igr_current:contains('1.0.1')` },
         { content: "The last deploy and its outcome", trigger: `${STAGING_ENV} .o_igr_last:contains('Deployed')` },
-        { content: "Drift is not read until asked", trigger: `${STAGING_ENV} .o_igr_drift:contains('drift ?')` },
+        { content: "Drift is not read until asked", trigger: `${STAGING_ENV} .o_igr_drift:contains('not checked')` },
         { content: "Check drift", trigger: `${STAGING_ENV} .o_igr_check`, run: "click" },
         { content: "The target does not answer: unknown", trigger: `${STAGING_ENV} .o_igr_drift:contains('unknown')` },
         { content: "and why", trigger: `${STAGING_ENV} .o_igr_drift_details:contains('needs a URL')` },
@@ -122,5 +122,33 @@ tours.add("influencegen_release_pipeline_graph", {
         { content: "The YAML beside it", trigger: ".o_igr_yaml pre:contains('key: staging')" },
         { content: "Hide the YAML", trigger: ".o_igr_toggle_yaml", run: "click" },
         { content: "The YAML is hidden", trigger: ".o_igr_pipeline_graph:not(:has(.o_igr_yaml)) .o_igr_stage" },
+    ],
+});
+
+// A Release Manager reads the board as it should read: version and commit, the last deploy,
+// who deployed and who approved, how long it took, a drift legend; promotes the staging
+// version to production (its target cannot be read: the failure is reported and recorded),
+// then reads the deployments and the parity screen.
+tours.add("influencegen_release_board_manager", {
+    steps: () => [
+        { content: "The legend explains the drift badges", trigger: ".o_igr_legend:contains('unknown'):contains('could not be read')" },
+        { content: "Version and commit", trigger: `${STAGING_ENV} .o_igr_current:contains('Version'):contains('1.0.1'):contains('commit'):contains('222222222222')` },
+        { content: "Who deployed: the person, not OdooBot", trigger: `${STAGING_ENV} .o_igr_by:contains('Deployed by'):contains('Dana Developer')` },
+        { content: "Who approved", trigger: `${STAGING_ENV} .o_igr_approved_by:contains('Quinn Tester')` },
+        { content: "How long it took", trigger: `${STAGING_ENV} .o_igr_deploy_duration:contains('Took')` },
+        { content: "Drift is not read until asked", trigger: `${STAGING_ENV} .o_igr_drift:contains('not checked')` },
+        { content: "Promote to the next tier", trigger: `${STAGING_ENV} .o_igr_promote[data-target='views-prod']:contains('Promote 1.0.1 to Views Production')`, run: "click" },
+        { content: "Confirm", trigger: ".modal button.btn-primary:contains('Promote')", run: "click" },
+        { content: "The outcome is reported", trigger: ".o_notification:contains('The promotion failed')" },
+        { content: "and shown on production", trigger: ".o_igr_environment[data-code='views-prod'] .o_igr_last:contains('Failed')" },
+        { content: "Open the Environments menu", trigger: ".o_main_navbar button:contains('Environments')", run: "click" },
+        { content: "Open the deployments", trigger: ".dropdown-item:contains('Deployments')", run: "click" },
+        { content: "The person and the approver", trigger: ".o_list_view .o_data_row:contains('Dana Developer'):contains('Quinn Tester')" },
+        { content: "Open the Environments menu again", trigger: ".o_main_navbar button:contains('Environments')", run: "click" },
+        { content: "Open parity", trigger: ".dropdown-item:contains('Parity')", run: "click" },
+        { content: "It has a title", trigger: ".o_form_view .oe_title:contains('Environment parity: Odoo databases')" },
+        { content: "Compare", trigger: ".o_form_view button[name='action_compare']", run: "click" },
+        { content: "A column per environment", trigger: ".o_igr_parity th:contains('Views Production')" },
+        { content: "the unreachable one says so", trigger: ".o_igr_parity td:contains('not reachable'), .o_igr_parity td:contains('No component could be read')" },
     ],
 });

@@ -1,4 +1,5 @@
 import { onMounted, onWillUnmount } from "@odoo/owl";
+import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 import { useService } from "@web/core/utils/hooks";
 
 // Sent by release.run._notify_ui when a run or one of its jobs changes (ids only: the views
@@ -56,7 +57,50 @@ const STATE_CLASS = {
     waiting_checklist: "text-bg-warning",
     waiting_window: "text-bg-warning",
     pending: "text-bg-light",
+    not_reached: "text-bg-light",
+    skipped: "text-bg-light",
 };
+
+// An icon per state, so a state reads at a glance and its badge never needs truncating.
+const STATE_ICON = {
+    succeeded: "fa-check",
+    passed: "fa-check",
+    approved: "fa-check",
+    deployed: "fa-check",
+    unchanged: "fa-check",
+    same: "fa-check",
+    failed: "fa-times",
+    rejected: "fa-times",
+    error: "fa-times",
+    drift: "fa-exclamation-triangle",
+    unknown: "fa-question-circle",
+    running: "fa-cog",
+    starting: "fa-cog",
+    queued: "fa-clock-o",
+    waiting: "fa-hourglass-half",
+    waiting_approval: "fa-hourglass-half",
+    waiting_checklist: "fa-hourglass-half",
+    waiting_window: "fa-hourglass-half",
+    pending: "fa-circle-o",
+    not_reached: "fa-ban",
+    skipped: "fa-ban",
+    cancelled: "fa-stop-circle",
+    void: "fa-ban",
+};
+
+export function stateIcon(state) {
+    return STATE_ICON[state] || "fa-circle";
+}
+
+/** "waiting for approval" for waiting_approval: a state's key as words. */
+export function stateLabel(state) {
+    return (state || "").replace("waiting_", "waiting for ").replaceAll("_", " ");
+}
+
+/** A UTC datetime of the server ("2026-12-01 10:00:00") in the user's timezone and format. */
+export function localTime(utc) {
+    return utc ? formatDateTime(deserializeDateTime(utc)) : "";
+}
 
 export function stateClass(state) {
     return STATE_CLASS[state] || "text-bg-secondary";

@@ -26,7 +26,8 @@ export function lineLevel(text) {
 /** A job's log: opens at its end (one page, whatever the log's size) or at the line a link
  * names (#L1234), pages back on demand, follows the tail while the job runs, numbers its
  * lines, marks errors and warnings, and searches the whole log on the server forward,
- * backward and from the start. Lines carry their byte offset in the log file. */
+ * backward and from the start. A retried job's earlier attempts are chosen from a list.
+ * Lines carry their byte offset in the log file. */
 export class LogViewer extends Component {
     static template = "influencegen_release.LogViewer";
     static components = { Layout };
@@ -38,15 +39,19 @@ export class LogViewer extends Component {
         this.body = useRef("body");
         this.state = useState({
             lines: [], start: 0, end: 0, size: 0, jobState: "", follow: true, query: "", current: -1, message: "",
+            attempt: null, attempts: [],
         });
-        this.page = latestOnly((args) => this.orm.call("release.job", "api_log_view", [[this.jobId]], args));
+        // Every page and search reads the attempt shown (null: the current one).
+        this.page = latestOnly((args) =>
+            this.orm.call("release.job", "api_log_view", [[this.jobId]], { ...args, attempt: this.state.attempt })
+        );
         this.scrollTo = "bottom";
         const link = LINE_LINK.exec(browser.location.hash);
         onWillStart(() => (link ? this.openLine(parseInt(link[1])) : this.openTail()));
         onMounted(() => this.scroll());
         onPatched(() => this.scroll());
         useRunChanges(({ job_ids }) => {
-            if (job_ids.includes(this.jobId) && this.state.follow) {
+            if (job_ids.includes(this.jobId) && this.state.follow && !this.state.attempt) {
                 this.loadNewer();
             }
         });
@@ -82,7 +87,20 @@ export class LogViewer extends Component {
     }
 
     accept(page) {
-        Object.assign(this.state, { size: page.size, jobState: page.state });
+        Object.assign(this.state, { size: page.size, jobState: page.state, attempts: page.attempts });
+    }
+
+    get shownAttempt() {
+        return this.state.attempts.find((attempt) => attempt.attempt === this.state.attempt) || this.state.attempts[0];
+    }
+
+    /** Shows the log of another attempt (a retry keeps each attempt's log), from its end. */
+    async selectAttempt(ev) {
+        const attempt = parseInt(ev.target.value);
+        const current = this.state.attempts.find((a) => a.current);
+        this.state.attempt = current && current.attempt === attempt ? null : attempt;
+        Object.assign(this.state, { current: -1, message: "" });
+        await this.openTail();
     }
 
     async openTail() {
@@ -155,7 +173,8 @@ export class LogViewer extends Component {
     }
 
     async find(text, from, direction = "forward") {
-        const offset = await this.orm.call("release.job", "api_log_find", [[this.jobId]], { text, start: from, direction });
+        const args = { text, start: from, direction, attempt: this.state.attempt };
+        const offset = await this.orm.call("release.job", "api_log_find", [[this.jobId]], args);
         if (offset < 0) {
             const where = direction === "backward" ? (from === null ? "" : " before this line") : from ? " after this line" : "";
             this.state.message = text ? `"${text}" is not in the log${where}.` : "No error in the log.";

@@ -5,12 +5,14 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
-import { formatDuration, latestOnly, stateClass, useRunChanges } from "../live";
+import { formatDuration, latestOnly, localTime, stateClass, stateIcon, stateLabel, useRunChanges } from "../live";
 import { RunGraphNeeds } from "./run_graph_needs";
 
-/** A run as a graph: stages as columns, jobs as cards, gates and approvals as badges.
- * Follows the run live through the bus; cancel and retry for users allowed to (the server
- * says who may, and checks again). */
+/** A run as a graph: stages as columns, jobs as cards, gates and approvals as badges, each
+ * with the verdict that holds (a gate that failed fails its stage and the jobs it read; what
+ * a finished run never reached says so) and its queue time, start and duration. Follows the
+ * run live through the bus; cancel, retry and the decision of a waiting stage for users
+ * allowed to (the server says who may, and checks again). */
 export class RunGraph extends Component {
     static template = "influencegen_release.RunGraph";
     static components = { Layout, RunGraphNeeds };
@@ -22,6 +24,9 @@ export class RunGraph extends Component {
         this.dialog = useService("dialog");
         this.stateClass = stateClass;
         this.formatDuration = formatDuration;
+        this.localTime = localTime;
+        this.stateIcon = stateIcon;
+        this.stateLabel = stateLabel;
         this.state = useState({ run: null });
         this.fetch = latestOnly((id) => this.orm.call("release.run", "api_graph", [id]));
         onWillStart(() => this.load());
@@ -54,6 +59,16 @@ export class RunGraph extends Component {
             name: _t("%s graph", name),
             context: { active_id: runId },
         });
+    }
+
+    /** Approve or reject through the request's own decision dialog (comment, evidence, quorum). */
+    async decide(approval, method) {
+        const dialog = await this.orm.call("release.approval", method, [[approval.id]]);
+        await this.action.doAction(dialog, { onClose: () => this.load() });
+    }
+
+    async openGateFindings(stage, gate) {
+        this.action.doAction(await this.orm.call("release.run", "action_open_gate_findings", [[this.runId], stage.key, gate.key]));
     }
 
     openForm() {
