@@ -23,7 +23,7 @@ class ReleaseJob(models.Model):
     task are put into the workspace of the run's later tasks, on any runner (GitLab's
     ``artifacts``); a cache keyed by a file's checksum into the jobs of later runs."""
 
-    _inherit = "release.job"
+    _inherit = "release.job"  # pylint: disable=consider-merging-classes-inherited
 
     output_size = fields.Integer(
         string="Outputs (bytes)", readonly=True, copy=False, help="What the task's declared outputs weigh, kept for later tasks."
