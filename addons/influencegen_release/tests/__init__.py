@@ -4,6 +4,7 @@ from . import test_access_rights
 from . import test_ui
 from . import test_scheduler
 from . import test_recovery
+from . import test_scheduler_isolation
 from . import test_notifications
 from . import test_approvals
 from . import test_chaining
