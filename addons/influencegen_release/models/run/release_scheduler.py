@@ -137,8 +137,11 @@ class ReleaseScheduler(models.AbstractModel):
         return [row[0] for row in self.env.cr.fetchall()]
 
     def _advance_run(self, run_id):
+        # NO KEY UPDATE: a built-in job's worker holds KEY SHARE on its run while it acts (the
+        # deployment it records refers to the run); that must not keep the run from advancing.
         self.env.cr.execute(
-            "SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR UPDATE SKIP LOCKED", [run_id, RUN_TERMINAL]
+            "SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR NO KEY UPDATE SKIP LOCKED",
+            [run_id, RUN_TERMINAL],
         )
         if self.env.cr.fetchone():
             self.env["release.run"].browse(run_id)._advance()
@@ -146,7 +149,9 @@ class ReleaseScheduler(models.AbstractModel):
     def _fail_run(self, run_id, text):
         """A run whose advance raised: the traceback goes to its chatter, then it fails as
         runs fail (what has not started never will); if failing raises too, it is marked failed."""
-        self.env.cr.execute("SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR UPDATE", [run_id, RUN_TERMINAL])
+        self.env.cr.execute(
+            "SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR NO KEY UPDATE", [run_id, RUN_TERMINAL]
+        )
         if not self.env.cr.fetchone():
             return
         run = self.env["release.run"].browse(run_id)
