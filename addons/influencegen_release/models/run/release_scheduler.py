@@ -114,7 +114,10 @@ class ReleaseScheduler(models.AbstractModel):
 
     def _advance_runs(self):
         """Every live run, each in its own transaction: an unexpected error fails that run
-        alone (traceback in its chatter); a transient one is retried with back-off."""
+        alone (traceback in its chatter); a transient one is retried with back-off. What the
+        caller's environment wrote is flushed first and its cache dropped after (tests and
+        buttons call this directly)."""
+        self.env.flush_all()
         db, now = self.env.registry.db_name, time.monotonic()
         for run_id in self._step("_live_run_ids"):
             if _RUN_BACKOFF.get((db, run_id), (0, 0))[1] > now:
@@ -131,6 +134,7 @@ class ReleaseScheduler(models.AbstractModel):
                 self._guarded("_fail_run", run_id, traceback.format_exc())
             else:
                 _RUN_BACKOFF.pop((db, run_id), None)
+        self.env.invalidate_all()
 
     def _live_run_ids(self):
         self.env.cr.execute("SELECT id FROM release_run WHERE state NOT IN %s ORDER BY id", [RUN_TERMINAL])
