@@ -5,6 +5,7 @@ from . import test_ui
 from . import test_scheduler
 from . import test_recovery
 from . import test_job_files
+from . import test_scheduler_isolation
 from . import test_notifications
 from . import test_approvals
 from . import test_chaining

@@ -4,7 +4,9 @@ from . import release_run
 from . import release_job
 from . import release_job_files
 from . import release_job_api
+from . import release_job_lease
 from . import release_run_api
 from . import release_action
 from . import release_scheduler
 from . import release_scheduler_index
+from . import release_scheduler_workers

@@ -4,14 +4,14 @@ import re
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from ...engine.execution import outputs
-from ...engine.execution.docker_runner import LogCursor, RunnerError
+from ...engine.execution.docker_runner import LogCursor
 from ...engine.execution.log_store import LogStore
 from ...engine.quality.gates import TaskResult
 from ...engine.quality.reports import Finding, TestResult
 from ...engine.vocabulary import ROLE_GROUP
-from .release_action import ActionError
 
 _logger = logging.getLogger(__name__)
 
@@ -158,12 +158,14 @@ class ReleaseJob(models.Model):
 
     def _start(self, container_id=False):
         """→ running: in the container just started for this attempt, or (a built-in job,
-        without a container) in the scheduler's transaction."""
+        without a container) handed to a worker of the scheduler. Both must end by the task's
+        timeout; a checklist waits for people as long as it takes."""
         now = fields.Datetime.now()
         vals = {"state": "running", "started_at": now, "log_dir": self._log_dir()}
+        if self.mode != "checklist":
+            vals["deadline_at"] = now + timedelta(seconds=self._spec()["timeout"])
         if container_id:
-            deadline = now + timedelta(seconds=self._spec()["timeout"])
-            vals.update(container_id=container_id, container_name=self._container_name(), deadline_at=deadline)
+            vals.update(container_id=container_id, container_name=self._container_name())
         self.write(vals)
 
     def _adopt(self, container_id):
@@ -201,20 +203,12 @@ class ReleaseJob(models.Model):
         self.write(dict(UNCLAIMED, state="queued"))
 
     # -- built-in jobs ------------------------------------------------------------------------
-    def _run_builtin(self):
-        """Carry out a job of the product itself (built-in action) or of people (checklist)."""
-        task = self._spec()
+    def _run_checklist(self):
+        """A job of people: the checklist opens and waits for them (the scheduler does this in
+        its tick: it only writes records). Built-in actions run in the scheduler's workers
+        (``release.scheduler._execute_builtin``)."""
         self._start()
-        if self.mode == "checklist":
-            self._open_checklist(task)
-            return
-        try:
-            message = self.env["release.action"]._run(self, task)
-        except (ActionError, RunnerError) as exc:
-            self._fail(str(exc))
-            return
-        self._append_log(message + "\n")
-        self._finish("succeeded", exit_code=0)
+        self._open_checklist(self._spec())
 
     def _open_checklist(self, task):
         """People confirm the items (``release.checklist.item``); the run settles the job."""
@@ -296,9 +290,13 @@ class ReleaseJob(models.Model):
 
     def _masker(self):
         """Hides every resolved value this job's log could show: its task's secrets and the
-        credential of its environment (which built-in deploy actions use)."""
-        refs = [*self._secret_refs().values(), self.environment_id.credentials_ref]
-        return self.env["release.settings"]._masker(refs)
+        credential of its environment (which built-in deploy actions use). A job whose task
+        cannot be read any more (its failure is being logged) masks the credential only."""
+        try:
+            refs = list(self._secret_refs().values())
+        except (UserError, ValueError):
+            refs = []
+        return self.env["release.settings"]._masker([*refs, self.environment_id.credentials_ref])
 
     def _gate_input(self):
         """This job's results as the gate engine reads them."""

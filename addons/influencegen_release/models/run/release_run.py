@@ -211,8 +211,8 @@ class ReleaseRun(models.Model):
             )
 
     def _wake_scheduler(self):
-        # Waking the scheduler is the system's job whoever triggers: it only creates a trigger row.
-        self.env.ref("influencegen_release.ir_cron_release_scheduler").sudo()._trigger()
+        # Waking the scheduler is the system's job whoever triggers (release.scheduler._wake).
+        self.env["release.scheduler"]._wake()
 
     def _spec(self):
         self.ensure_one()

@@ -1,15 +1,20 @@
 import logging
 import time
+import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 
 from ...engine.execution.docker_runner import ContainerSpec, RunnerError, task_limits
 from ...engine.execution.job_files import JobFileError
 from ...engine.source.git_source import GitSourceError
+from ...engine.vocabulary import RUN_TERMINAL
+from .release_job_lease import TRANSIENT_RETRIES, backoff_s, transient
 
 _logger = logging.getLogger(__name__)
 
@@ -18,6 +23,7 @@ POLL_S = 0.1
 START_THREADS = 8  # containers of one tick are started side by side (Docker calls wait on I/O)
 STALE_START_S = 60  # a claimed job nobody started for this long goes back to the queue
 LOCK_NAMESPACE = 7_471_001  # pg advisory locks: (namespace, job id) held while starting a job
+_RUN_BACKOFF = {}  # (database, run id) -> (transient errors so far, monotonic time of the next try)
 
 
 class ReleaseScheduler(models.AbstractModel):
@@ -45,10 +51,13 @@ class ReleaseScheduler(models.AbstractModel):
 
     @api.model
     def _tick_once(self):
+        """One pass; nothing in it waits for a target: built-in jobs are handed to workers.
+        Each run advances in its own transaction, so one that fails harms no other."""
         self._step("_reconcile")
-        self._step("_advance_runs")
-        for job_id in self._step("_builtin_job_ids"):
-            self._step("_run_builtin", job_id)
+        for job_id in self._step("_recover_builtins"):
+            self._guarded("_recover_builtin", job_id)
+        self._advance_runs()
+        self._hand_over_builtins()
         claimed = [claim for runner_id in self._step("_runner_ids") for claim in self._step("_claim", runner_id)]
         if len(claimed) > 1 and getattr(self.env.registry, "test_cr", None) is None:
             with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
@@ -57,17 +66,32 @@ class ReleaseScheduler(models.AbstractModel):
         else:
             for claim in claimed:
                 self._start_step(*claim)
-        self._step("_advance_runs")
+        self._advance_runs()
         return self._step("_has_work")
 
     def _start_step(self, job_id, token):
         try:
             self._step("_start", job_id, token)
-        except Exception:  # one job's start must not stop the others; the reconcile recovers it
+        except Exception as exc:  # one job's start must not stop the others
             _logger.exception("starting job %s failed", job_id)
+            if not transient(exc):  # the job's own data is broken (a transient error: the reconcile recovers it)
+                self._guarded("_fail_start", job_id, token, traceback.format_exc())
+
+    def _fail_start(self, job_id, token, text):
+        self.env.cr.execute(
+            "SELECT id FROM release_job WHERE id = %s AND state = 'starting' AND claim_token = %s FOR UPDATE SKIP LOCKED",
+            [job_id, token],
+        )
+        if self.env.cr.fetchone():
+            self._fail_unexpected(self.env["release.job"].browse(job_id), text)
 
     def _step(self, method, *args):
         with self.env.registry.cursor() as cr:
+            if getattr(self.env.registry, "test_cr", None) is None:
+                # Steps are short and lock what they change (SKIP LOCKED), then read it again:
+                # READ COMMITTED lets steps of several servers meet on one row without a
+                # serialization failure (REPEATABLE READ would fail the later one).
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             scheduler = self.with_env(self.env(cr=cr))
             result = getattr(scheduler, method)(*args)
             # Flush while the environment is alive: the cursor's transaction only keeps weak
@@ -90,12 +114,62 @@ class ReleaseScheduler(models.AbstractModel):
         )
 
     def _advance_runs(self):
+        """Every live run, each in its own transaction: an unexpected error fails that run
+        alone (traceback in its chatter); a transient one is retried with back-off. What the
+        caller's environment wrote is flushed first and its cache dropped after (tests and
+        buttons call this directly)."""
+        self.env.flush_all()
+        db, now = self.env.registry.db_name, time.monotonic()
+        for run_id in self._step("_live_run_ids"):
+            if _RUN_BACKOFF.get((db, run_id), (0, 0))[1] > now:
+                continue
+            try:
+                self._step("_advance_run", run_id)
+            except Exception as exc:
+                retries = _RUN_BACKOFF.pop((db, run_id), (0, 0))[0]
+                if transient(exc) and retries < TRANSIENT_RETRIES:
+                    _RUN_BACKOFF[(db, run_id)] = (retries + 1, now + backoff_s(retries))
+                    _logger.warning("run %s: transient error, advanced again in %s s: %s", run_id, backoff_s(retries), exc)
+                    continue
+                _logger.exception("run %s: advancing it failed; the run fails", run_id)
+                self._guarded("_fail_run", run_id, traceback.format_exc())
+            else:
+                _RUN_BACKOFF.pop((db, run_id), None)
+        self.env.invalidate_all()
+
+    def _live_run_ids(self):
+        self.env.cr.execute("SELECT id FROM release_run WHERE state NOT IN %s ORDER BY id", [RUN_TERMINAL])
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _advance_run(self, run_id):
+        # NO KEY UPDATE: a built-in job's worker holds KEY SHARE on its run while it acts (the
+        # deployment it records refers to the run); that must not keep the run from advancing.
         self.env.cr.execute(
-            """SELECT id FROM release_run WHERE state NOT IN ('succeeded', 'failed', 'cancelled')
-               ORDER BY id FOR UPDATE SKIP LOCKED"""
+            "SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR NO KEY UPDATE SKIP LOCKED",
+            [run_id, RUN_TERMINAL],
         )
-        for run in self.env["release.run"].browse([row[0] for row in self.env.cr.fetchall()]):
-            run._advance()
+        if self.env.cr.fetchone():
+            self.env["release.run"].browse(run_id)._advance()
+
+    def _fail_run(self, run_id, text):
+        """A run whose advance raised: the traceback goes to its chatter, then it fails as
+        runs fail (what has not started never will); if failing raises too, it is marked failed."""
+        self.env.cr.execute(
+            "SELECT id FROM release_run WHERE id = %s AND state NOT IN %s FOR NO KEY UPDATE", [run_id, RUN_TERMINAL]
+        )
+        if not self.env.cr.fetchone():
+            return
+        run = self.env["release.run"].browse(run_id)
+        intro = self.env._("The scheduler met an unexpected error in this run; it fails:")
+        run.message_post(body=Markup("<p>%s</p><pre>%s</pre>") % (intro, text))
+        run.job_ids.filtered(lambda j: j.state == "queued")._cancel()
+        try:
+            with self.env.cr.savepoint():
+                run._fail()
+        except Exception:  # the error is in the run's own end (its spec, its notifications)
+            _logger.exception("run %s: failing it raised too; marked failed", run_id)
+            run.job_ids.filtered(lambda j: j.state == "pending")._skip()
+            run.write({"state": "failed", "finished_at": fields.Datetime.now()})
 
     def _claim(self, runner_id):
         """Lock the runner (one claimer per host at a time), then claim jobs up to its free slots."""
@@ -185,12 +259,23 @@ class ReleaseScheduler(models.AbstractModel):
                 if job.state == "starting":
                     self._recover_start(job, container_id)
                     continue
-                try:
-                    self._follow(job, client, container_id)
-                except RunnerError as exc:
-                    _logger.warning("job %s: %s", job.id, exc)
+                self._follow_isolated(job, client, container_id)
             self._remove_orphans(client, containers)
             self.env["release.job"]._remove_orphan_volumes(client)
+
+    def _follow_isolated(self, job, client, container_id):
+        """``_follow`` of one job; an unexpected error fails that job alone, with its traceback."""
+        try:
+            with self.env.cr.savepoint():
+                self._follow(job, client, container_id)
+        except RunnerError as exc:
+            _logger.warning("job %s: %s", job.id, exc)
+        except Exception as exc:
+            if transient(exc):  # a concurrent change of the job: the next tick reads it again
+                _logger.warning("job %s: transient error: %s", job.id, exc)
+                return
+            _logger.exception("job %s: following it failed", job.id)
+            self._fail_unexpected(job, traceback.format_exc())
 
     def _recover_start(self, job, container_id):
         if container_id:  # started, then the worker died before recording it
@@ -258,19 +343,6 @@ class ReleaseScheduler(models.AbstractModel):
                     client.remove(container_id)
                 except RunnerError as exc:
                     _logger.warning("orphan container %s: %s", container_id[:12], exc)
-
-    def _builtin_job_ids(self):
-        self.env.cr.execute("SELECT id FROM release_job WHERE state = 'queued' AND mode IN ('uses', 'checklist') ORDER BY id")
-        return [row[0] for row in self.env.cr.fetchall()]
-
-    def _run_builtin(self, job_id):
-        """One built-in or checklist job, in its own transaction: a deploy's outcome is
-        committed on its own."""
-        self.env.cr.execute(
-            "SELECT id FROM release_job WHERE id = %s AND state = 'queued' FOR UPDATE SKIP LOCKED", [job_id]
-        )
-        if self.env.cr.fetchone():
-            self.env["release.job"].browse(job_id)._run_builtin()
 
     # -- helpers ----------------------------------------------------------------------------
     def _job_env(self, job):

@@ -1,0 +1,80 @@
+"""The scheduler's loop: a thread per serving process and database (no model here)."""
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.modules.registry import Registry
+
+_logger = logging.getLogger(__name__)
+
+CHANNEL = "igr_scheduler"  # NOTIFY payload: the database whose scheduler has work
+BUSY_WAIT_S = 0.1  # while work is live: logs copied and timeouts enforced this often at least
+IDLE_WAIT_S = 30  # with nothing live: a tick this often anyway (the cron is the safety net)
+_LOOPS = {}  # (database, pid) -> Loop
+_LOOPS_LOCK = threading.Lock()
+
+
+def loop_of(db_name):
+    """This process's loop for ``db_name``, started if none runs."""
+    key = (db_name, os.getpid())
+    with _LOOPS_LOCK:
+        if key not in _LOOPS:
+            _LOOPS[key] = Loop(db_name)
+        return _LOOPS[key]
+
+
+class Loop:
+    """This process's scheduler for one database: a daemon thread ticking while work is live
+    and sleeping on PostgreSQL's LISTEN otherwise, so a push, a cancel, an approval or a
+    finished built-in job on *any* server wakes every server at once. Several servers each
+    run one; claims and locks (SKIP LOCKED) keep them from doing the same work twice, and
+    none waits for another's tick (the cron's row lock is held only to start the loop)."""
+
+    def __init__(self, db_name):
+        self.db_name = db_name
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self.thread = threading.Thread(target=self._run, name=f"igr-scheduler-{db_name}", daemon=True)
+        self.thread.start()
+
+    def wake(self):
+        with contextlib.suppress(BlockingIOError):  # already woken: the pipe is full
+            os.write(self._wake_w, b"x")
+
+    def _run(self):
+        threading.current_thread().dbname = self.db_name
+        _logger.info("scheduler loop of %s started in process %s", self.db_name, os.getpid())
+        listen = sql_db.db_connect(self.db_name).cursor()
+        try:
+            listen.execute(f"LISTEN {CHANNEL}")
+            listen.commit()
+            connection = listen._cnx
+            while True:
+                busy = self._tick()
+                ready, _w, _x = select.select([connection, self._wake_r], [], [], BUSY_WAIT_S if busy else IDLE_WAIT_S)
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 4096)
+                if connection in ready:
+                    connection.poll()
+                    connection.notifies.clear()
+        except Exception:  # the database went away: the cron starts a new loop when it is back
+            _logger.exception("scheduler loop of %s stopped", self.db_name)
+        finally:
+            with _LOOPS_LOCK:
+                _LOOPS.pop((self.db_name, os.getpid()), None)
+            listen.close()
+
+    def _tick(self):
+        try:
+            registry = Registry(self.db_name)
+            with registry.cursor() as cr:
+                return api.Environment(cr, SUPERUSER_ID, {})["release.scheduler"]._tick_once()
+        except Exception:  # each step isolates its own failures; this keeps the loop alive
+            _logger.exception("scheduler tick of %s failed", self.db_name)
+            time.sleep(1)
+            return True
