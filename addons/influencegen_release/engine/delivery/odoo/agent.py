@@ -13,12 +13,15 @@ starts this script as a separate process, which:
 
 Progress goes to ``status.json`` next to the job file: the receiver reads it after restart.
 ``restore`` (asked by the deployer when smoke checks fail after a successful upgrade) runs
-steps 5 only. Usage: ``python3 target_agent.py deploy|restore JOB.json``.
+steps 5 only. ``check DB`` (run by ``igr target init``) says whether this interpreter finds
+the PostgreSQL tools the agent needs and reaches the database. Usage:
+``python3 agent.py deploy|restore JOB.json`` or ``python3 agent.py check DB``.
 """
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +31,7 @@ from datetime import UTC, datetime
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
 UPGRADE_TIMEOUT_S = 1800
 RESTORE_RETRIES = 10
+PG_TOOLS = ("pg_dump", "pg_restore", "createdb", "psql")
 
 
 class AgentError(Exception):
@@ -223,9 +227,29 @@ def switch_link(link, target):
     os.replace(tmp, link)
 
 
+def check(db):
+    """What a deploy needs on this machine: the PostgreSQL tools on PATH and the database
+    reachable with the environment's settings (PGHOST, PGUSER, PGPASSWORD...). Prints one
+    JSON line; exit code 1 when something is missing."""
+    problems = [f"{tool} is not on PATH" for tool in PG_TOOLS if not shutil.which(tool)]
+    if not problems:
+        result = subprocess.run(
+            ["psql", "-w", "-X", "-tA", "-d", db, "-c", "SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+        if result.returncode:
+            problems.append(f"psql cannot reach database {db}: {result.stderr.strip()}")
+        elif result.stdout.strip() != "t":
+            problems.append("the database role may not create databases (CREATEDB): restores need it")
+    print(json.dumps({"python": sys.executable, "problems": problems}))
+    return 1 if problems else 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "check":
+        return check(argv[2])
     if len(argv) != 3 or argv[1] not in ("deploy", "restore"):
-        sys.stderr.write("usage: target_agent.py deploy|restore JOB.json\n")
+        sys.stderr.write("usage: agent.py deploy|restore JOB.json | check DB\n")
         return 64
     agent = Agent(argv[2])
     return agent.deploy() if argv[1] == "deploy" else agent.restore()
