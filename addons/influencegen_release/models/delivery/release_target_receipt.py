@@ -227,7 +227,8 @@ class ReleaseTargetReceipt(models.Model):
         env = dict(os.environ)
         if config["db_password"]:
             env["PGPASSWORD"] = config["db_password"]  # to the agent's environment, never to a file
-        self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous, "backup_path": job["backup_path"]})
+        # The backup (a database copy, else a dump at job["backup_path"]) is the agent's to report.
+        self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous})
         # The agent must see this transaction's outcome committed before it restarts the server.
         self.env.cr.commit()  # pylint: disable=invalid-commit
         subprocess.Popen(
@@ -252,6 +253,8 @@ class ReleaseTargetReceipt(models.Model):
         values = {
             "error": status.get("error") or self.error,
             "failed_database": status.get("failed_database") or self.failed_database,
+            # the agent's backup: a database copy (database:<name>) or, failing that, a dump file
+            "backup_path": status.get("backup_path") or self.backup_path,
         }
         if state in ("upgraded", "restored", "restore_failed", "restoring") and state != self.state:
             values["state"] = state
