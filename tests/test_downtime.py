@@ -10,7 +10,7 @@ from influencegen_release.engine.delivery.odoo.downtime import DowntimeProbe
 
 
 class Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):  # the http.server API
         self.send_response(200 if self.path == "/web/login" else 404)
         self.end_headers()
         self.wfile.write(b"ok")
