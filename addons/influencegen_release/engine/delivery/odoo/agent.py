@@ -117,6 +117,7 @@ class Agent:
         name = f"{db}_bk_{os.path.basename(self.folder)}"
         self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")  # a copy an interrupted deploy left
         for attempt in range(COPY_RETRIES):
+            self.wait_idle(db)
             started = time.monotonic()
             result = self.psql(
                 f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS false",
@@ -133,6 +134,15 @@ class Agent:
             time.sleep(0.2)
         self.log("the database server would not copy the database: taking a pg_dump instead")
         return None
+
+    def wait_idle(self, db, timeout=5.0):
+        """Until no session of ``db`` is inside a transaction (the request that started this
+        agent is still committing): closing it then would fail that request. Bounded."""
+        busy = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = {literal(db)} "
+                "AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.psql(busy, tuples=True).stdout.strip() not in ("0", ""):
+            time.sleep(0.05)
 
     def prune_backups(self):
         db = self.job["db"]
