@@ -328,7 +328,7 @@ def check(db):
             problems.append(f"psql cannot reach database {db}: {result.stderr.strip()}")
         elif result.stdout.strip() != "t":
             problems.append("the database role may not create databases (CREATEDB): restores need it")
-    print(json.dumps({"python": sys.executable, "problems": problems}))
+    sys.stdout.write(json.dumps({"python": sys.executable, "problems": problems}) + "\n")
     return 1 if problems else 0
 
 
