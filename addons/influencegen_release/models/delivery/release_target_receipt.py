@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -16,6 +17,7 @@ from ...engine.delivery.odoo import packaging
 DEPLOY_TARGET = "influencegen_release.group_release_deploy_target"
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
 AGENT = os.path.abspath(target_agent.__file__)
+SERVER_STARTED = time.time()  # this module is imported anew when the server restarts
 
 
 class ReleaseTargetReceipt(models.Model):
@@ -256,6 +258,8 @@ class ReleaseTargetReceipt(models.Model):
             # the agent's backup: a database copy (database:<name>) or, failing that, a dump file
             "backup_path": status.get("backup_path") or self.backup_path,
         }
+        if status.get("restart_requested_at", 0) > SERVER_STARTED:
+            state = self.state  # the agent restarts this server: the restarted one reports the outcome
         if state in ("upgraded", "restored", "restore_failed", "restoring") and state != self.state:
             values["state"] = state
         self.write(values)

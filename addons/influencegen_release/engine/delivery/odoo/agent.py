@@ -38,6 +38,7 @@ RESTORE_RETRIES = 10
 PG_TOOLS = ("pg_dump", "pg_restore", "createdb", "psql")
 KEEP_BACKUPS = 2  # backup databases kept per target: a rollback restores the newest deploy's
 COPY_RETRIES = 5
+RESTARTS = ("upgraded", "restored", "restore_failed")  # states the agent restarts the server after
 DATABASE_REF = "database:"  # a backup that is a database of the same server, not a dump file
 
 
@@ -288,6 +289,10 @@ class Agent:
             return {}
 
     def _set(self, **values):
+        if values.get("state") in RESTARTS:
+            # The server is restarted right after: only a server started since may report this
+            # state (release.target.receipt), never the old one still answering meanwhile.
+            values["restart_requested_at"] = time.time()
         self.status.update(values, updated_at=now())
         tmp = self.status_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
