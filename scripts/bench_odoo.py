@@ -89,7 +89,7 @@ def bare_upgrade(target, release_zip, sha256, module):
     release_dir = os.path.join(target.managed, "releases", sha256[:16])
     packaging.safe_extract(release_zip, release_dir)
     with DowntimeProbe(target.url) as probe:
-        target.server.stop()
+        stop(target.server)
         tmp = os.path.join(target.managed, "current.new")
         os.symlink(release_dir, tmp)
         os.replace(tmp, os.path.join(target.managed, "current"))
@@ -105,8 +105,19 @@ def bare_upgrade(target, release_zip, sha256, module):
     return upgrade_s, probe.downtime_s()
 
 
+def stop(server):
+    """As an admin's service manager would: SIGTERM, and a second one (Odoo's forced shutdown)
+    when a cron job holds the graceful stop."""
+    os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        server.process.wait(30)
+
+
 def upgrade_all(target):
-    target.server.stop()
+    stop(target.server)
     started = time.monotonic()
     with open(os.path.join(target.folder, "u-all.log"), "w", encoding="utf-8") as log:
         subprocess.run(odoo_cmd("-u", "all", "--stop-after-init", "--no-http", "--max-cron-threads=0", db=target.db,

@@ -79,6 +79,8 @@ class Agent:
             return 1
         self._set(state="upgraded", step="restart", upgraded_at=now())
         self.restart_server()
+        if str(self.status.get("backup_path", "")).startswith(DATABASE_REF):
+            self.prune_backups()  # after the restart: dropping a database is off the deploy's path
         return 0
 
     def restore(self, reason=""):
@@ -103,7 +105,6 @@ class Agent:
         copy = None if self.job.get("backup") == "dump" else self.copy_database()
         if copy:
             self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}", backup_size=self.database_size(copy))
-            self.prune_backups()
             return
         path = self.job["backup_path"]
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
@@ -136,14 +137,15 @@ class Agent:
         self.log("the database server would not copy the database: taking a pg_dump instead")
         return None
 
-    def wait_idle(self, db, timeout=5.0):
+    def wait_idle(self, db, timeout=2.0):
         """Until no session of ``db`` is inside a transaction (the request that started this
         agent is still committing): closing it then would fail that request. Bounded."""
         busy = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = {literal(db)} "
                 "AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.psql(busy, tuples=True).stdout.strip() not in ("0", ""):
+        started = time.monotonic()
+        while time.monotonic() < started + timeout and self.psql(busy, tuples=True).stdout.strip() not in ("0", ""):
             time.sleep(0.05)
+        self.log(f"waited {time.monotonic() - started:.2f} s for the sessions of {db} to leave their transactions")
 
     def prune_backups(self):
         db = self.job["db"]
