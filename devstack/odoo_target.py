@@ -1,6 +1,7 @@
 """A target Odoo database for the deploy tests, the benchmark and the demo: its own odoo-bin
-on a loopback port, this addon installed, a managed addons folder and a deployer user with an
-API key. Also small generated modules, packaged the way ``artifact.package`` does."""
+on a loopback port, prepared by ``igr target init`` (this addon installed, a managed addons
+folder, a deployer user with an API key in a 0600 file). Also small generated modules,
+packaged the way ``artifact.package`` does."""
 
 import os
 import shutil
@@ -10,20 +11,10 @@ import textwrap
 from influencegen_release.engine.delivery.odoo import packaging
 
 from . import ROOT
-from .odoo_server import ADDONS, ODOO_SRC, PYTHON, Server, create_database, databases, drop_database
+from .odoo_server import ADDONS, DB_USER, ODOO_SRC, PYTHON, Server, databases, drop_database
 
 MODULES = [f"igr_demo_{letter}" for letter in "abcde"]
-
-KEY_SCRIPT = """\
-import datetime
-from odoo import fields
-user = env["res.users"].create({"name": "Deployer", "login": "deployer", "email": "deployer@example.org",
-    "groups_id": [(6, 0, [env.ref("base.group_user").id, env.ref("influencegen_release.group_release_deploy_target").id])]})
-expires = fields.Datetime.now() + datetime.timedelta(days=30)
-key = env["res.users.apikeys"].with_user(user).sudo()._generate("rpc", "deploys from the control plane", expires)
-env.cr.commit()
-print(key)
-"""
+IGR = os.path.join(ROOT, "scripts", "igr")
 
 
 def write_module(addons, name, version, extra_field=None, failing_migration=None):
@@ -74,16 +65,40 @@ class Target:
         self.key = None
         self.server = None
 
-    def start(self):
-        os.makedirs(self.folder, exist_ok=True)
+    def start(self, template=None):
+        """A new database (empty, or a copy of ``template``) made a target by ``igr target
+        init``, as an administrator would, then its server."""
+        self.create(template)
         # Odoo refuses an addons path without a module: a first release bootstraps the folder.
-        bootstrap_zip = self.bootstrap or package(self.folder, "0.0.0-bootstrap", {})[0]
-        packaging.safe_extract(bootstrap_zip, os.path.join(self.managed, "releases", "bootstrap"))
-        os.symlink(os.path.join(self.managed, "releases", "bootstrap"), os.path.join(self.managed, "current"))
-        create_database(self.db, self.addons)
-        self.key = self.shell(KEY_SCRIPT)
-        self.server = Server(self.folder, port=self.port, db=self.db, addons=self.addons, env={"IGR_DATA_DIR": self.data_dir}, name="target")
+        self.init(self.bootstrap or package(self.folder, "0.0.0-bootstrap", {})[0])
+        self.serve()
+
+    def create(self, template=None):
+        os.makedirs(self.folder, exist_ok=True)
+        drop_database(self.db)
+        createdb = ["createdb", "-w", "-h", "127.0.0.1", "-U", DB_USER, *(["-T", template] if template else []), self.db]
+        subprocess.run(createdb, check=True, stdin=subprocess.DEVNULL)
+
+    def serve(self):
+        with open(self.key_file, encoding="utf-8") as handle:
+            self.key = handle.read().strip()
+        self.server = Server(self.folder, port=self.port, db=self.db, addons=self.addons, name="target")
         self.server.start()
+
+    @property
+    def key_file(self):
+        return os.path.join(self.folder, "deployer.key")
+
+    def init(self, release=None, check=True, **options):
+        """``scripts/igr target init`` for this target; ``options`` override its arguments."""
+        args = {"database": self.db, "config": f"{ROOT}/odoo.conf", "odoo-src": ODOO_SRC, "python": PYTHON,
+                "addons-path": self.addons.rsplit(",", 1)[0], "data-dir": self.data_dir, "key-file": self.key_file,
+                "url": self.url, "release": release, **options}
+        cmd = [PYTHON, IGR, "target", "init", *(f"--{key}={value}" for key, value in args.items() if value)]
+        result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+        if check and result.returncode:
+            raise RuntimeError(f"igr target init failed ({result.returncode}): {result.stderr.strip()}")
+        return result
 
     def shell(self, code):
         result = subprocess.run(
@@ -99,7 +114,7 @@ class Target:
         if self.server:
             self.server.stop()
         drop_database(self.db)
-        for name in self.kept_databases():
+        for name in databases(f"{self.db}_"):  # kept after a restore (_failed_), backups (_bk_), restores
             drop_database(name)
 
     def kept_databases(self):

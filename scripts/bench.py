@@ -322,6 +322,7 @@ def bench_selective_upgrade():
 
 
 PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade, "scale": bench_scale}
+PARTS["odoo_realistic"] = __import__("bench_odoo").bench_odoo_realistic  # scripts/bench_odoo.py
 
 
 def main(argv):

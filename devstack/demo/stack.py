@@ -112,7 +112,7 @@ class Stack:
         return sha
 
     def bootstrap_package(self):
-        """The base commit's addon, unpacked by hand into each target's managed folder."""
+        """The base commit's addon: each target's first release (``igr target init --release``)."""
         path = os.path.join(self.workdir, "bootstrap.zip")
         built = packaging.build_package(os.path.join(self.clone, "addons"), [MODULE], "1.0.0", self.base_sha, path)
         self.base_checksum = built["manifest"]["modules"][MODULE]["checksum"]
@@ -134,12 +134,12 @@ class Stack:
         self.say("control plane", "users: " + ", ".join(ROLES))
         for tier in TIERS:
             target = self.targets[tier]
-            admin("ir.config_parameter", "set_param", f"igr_demo.odoo_{tier}", target.key)
             admin("ir.config_parameter", "set_param", f"igr_demo.n8n_{tier}", self.n8n_keys[tier])
             [odoo_env] = admin("release.environment", "search", [("code", "=", f"odoo-{tier}")])
             [n8n_env] = admin("release.environment", "search", [("code", "=", f"n8n-{tier}")])
+            # What ``igr target init`` printed for this target (its key file is on this machine).
             admin("release.environment", "write", [odoo_env], {"url": target.url, "database": target.db, "login": "deployer",
-                                                               "credentials_ref": f"param:igr_demo.odoo_{tier}"})
+                                                               "credentials_ref": f"file:{target.key_file}"})
             admin("release.environment", "write", [n8n_env], {"url": self.n8n[tier].url, "credentials_ref": f"param:igr_demo.n8n_{tier}"})
         window = self.maintenance_window(admin)
         prod_envs = admin("release.environment", "search", [("code", "in", ("odoo-prod", "n8n-prod"))])

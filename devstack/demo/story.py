@@ -10,7 +10,7 @@ import time
 from influencegen_release.engine.delivery.n8n.workflow import normalise, version_of
 
 from ..n8n_server import manual_workflow
-from ..odoo_server import Api
+from ..odoo_server import Api, databases
 from .stack import MODULE, WORKFLOW, Stack, git
 from .timeline import DemoFailure
 
@@ -187,7 +187,9 @@ class Demo(Stack):
         self.check_odoo("prod", prod_artifact, "the package")
         self.check_n8n("prod", expected_workflow, "PL-N8N-WF run {}".format(runs["PL-N8N-WF"]))
         [*_, prod] = self.deployments("odoo-prod")
-        self.timeline.check(prod["outcome"] == "deployed" and os.path.isfile(prod["backup_ref"] or ""),
+        backup = prod["backup_ref"] or ""  # a copy of the database on its server, else a dump file
+        kept = databases(backup.removeprefix("database:")) if backup.startswith("database:") else os.path.isfile(backup)
+        self.timeline.check(prod["outcome"] == "deployed" and bool(kept),
                             f"Production was backed up before the upgrade: {prod['backup_ref']}", prod)
         return odoo_artifact, expected_workflow
 

@@ -112,7 +112,7 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert target_versions(target) == dict.fromkeys(MODULES, ("installed", "18.0.1.0.0"))
     [dev] = deployments(api, "it-dev")
     assert (dev["version"], dev["outcome"], dev["is_rollback"]) == ("1.0.0", "deployed", False)
-    assert "install: " + ", ".join(MODULES) in dev["plan"] and dev["backup_ref"].endswith(".dump")
+    assert "install: " + ", ".join(MODULES) in dev["plan"] and dev["backup_ref"].startswith(f"database:{TARGET_DB}_bk_")
     smoke = [j for s in status["stages"] for j in s["jobs"] if j["name"] == "Smoke"][0]
     assert smoke["state"] == "succeeded"
 

@@ -4,12 +4,11 @@ migration restores code and database; a path-traversal package is refused."""
 
 import hashlib
 import os
-import subprocess
 import zipfile
 
 import pytest
 
-from devstack.odoo_server import PORT, Api, drop_database
+from devstack.odoo_server import PORT, Api, databases, drop_database
 from devstack.odoo_target import MODULES, Target, package
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package
 
@@ -43,7 +42,10 @@ def test_deploy_upgrade_only_what_changed_refuse_bad_packages_and_restore_a_fail
     first = deploy_package(client, v1_zip, v1["sha256"], v1["manifest"])
     assert first.plan["install"] == MODULES and not first.plan["upgrade"]
     assert module_versions(api) == dict.fromkeys(MODULES, ("installed", "18.0.1.0.0"))
-    assert os.path.exists(first.backup_path)
+    # The backup is a copy of the database on its server, taken while the upgrade waited.
+    assert first.backup_path == f"database:{TARGET_DB}_bk_{first.receipt}"
+    assert databases(f"{TARGET_DB}_bk_{first.receipt}")
+    assert first.downtime_s > 0, "the target restarted: it was unavailable for a moment"
 
     # Second: only c changed; only c is upgraded, the others are untouched on the target.
     v2_zip, v2 = package(workdir, "1.0.1", {"igr_demo_c": "18.0.1.0.1"}, extra={"igr_demo_c": "colour"})
@@ -93,11 +95,5 @@ def test_deploy_upgrade_only_what_changed_refuse_bad_packages_and_restore_a_fail
     assert os.path.realpath(os.path.join(target.managed, "current")) == current_before
     [receipt] = api("release.target.receipt", "search_read", [("version", "=", "1.0.2")], ["state", "failed_database", "error"])
     assert receipt["state"] == "restored" and receipt["failed_database"].startswith(f"{TARGET_DB}_failed_")
-    databases = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "odoo", "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert receipt["failed_database"] in databases, "the failed database is kept, never dropped"
+    assert databases(receipt["failed_database"]), "the failed database is kept, never dropped"
     drop_database(receipt["failed_database"])

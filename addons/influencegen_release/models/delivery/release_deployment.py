@@ -43,6 +43,12 @@ class ReleaseDeployment(models.Model):
     started_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
     finished_at = fields.Datetime(readonly=True)
     duration_s = fields.Float(string="Duration (s)", readonly=True)
+    downtime_s = fields.Float(
+        string="Downtime (s)",
+        readonly=True,
+        help="How long the target did not serve during this deploy: from the first failed to the first good probe "
+        "of a page served from its database, sampled every 0.2 s (Odoo targets).",
+    )
     error = fields.Text(readonly=True)
     timeline = fields.Text(readonly=True)
     n8n_workflows_json = fields.Text(
@@ -88,6 +94,7 @@ class ReleaseDeployment(models.Model):
             "outcome_label": dict(OUTCOMES)[self.outcome],
             "rollback": self.is_rollback,
             "when": fields.Datetime.to_string(self.finished_at or self.started_at),
+            "downtime_s": round(self.downtime_s, 2) if self.environment_id.kind == "odoo" else False,
             "by": self.deployed_by_id.name or False,
             "run": {"id": self.run_id.id, "name": self.run_id.display_name} if self.run_id else False,
             "error": self.error or False,

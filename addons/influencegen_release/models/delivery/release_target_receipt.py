@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -16,6 +17,7 @@ from ...engine.delivery.odoo import packaging
 DEPLOY_TARGET = "influencegen_release.group_release_deploy_target"
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
 AGENT = os.path.abspath(target_agent.__file__)
+SERVER_STARTED = time.time()  # this module is imported anew when the server restarts
 
 
 class ReleaseTargetReceipt(models.Model):
@@ -227,7 +229,8 @@ class ReleaseTargetReceipt(models.Model):
         env = dict(os.environ)
         if config["db_password"]:
             env["PGPASSWORD"] = config["db_password"]  # to the agent's environment, never to a file
-        self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous, "backup_path": job["backup_path"]})
+        # The backup (a database copy, else a dump at job["backup_path"]) is the agent's to report.
+        self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous})
         # The agent must see this transaction's outcome committed before it restarts the server.
         self.env.cr.commit()  # pylint: disable=invalid-commit
         subprocess.Popen(
@@ -252,7 +255,11 @@ class ReleaseTargetReceipt(models.Model):
         values = {
             "error": status.get("error") or self.error,
             "failed_database": status.get("failed_database") or self.failed_database,
+            # the agent's backup: a database copy (database:<name>) or, failing that, a dump file
+            "backup_path": status.get("backup_path") or self.backup_path,
         }
+        if status.get("restart_requested_at", 0) > SERVER_STARTED:
+            state = self.state  # the agent restarts this server: the restarted one reports the outcome
         if state in ("upgraded", "restored", "restore_failed", "restoring") and state != self.state:
             values["state"] = state
         self.write(values)

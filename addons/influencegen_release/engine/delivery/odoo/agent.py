@@ -4,21 +4,28 @@ A running Odoo keeps its Python code in memory, so new module code cannot be loa
 server that receives it. The receiver (``release.target.receipt``) writes a job file and
 starts this script as a separate process, which:
 
-1. backs the database up (``pg_dump -Fc``) before touching anything;
+1. backs the database up before touching anything: a server-side copy
+   (``CREATE DATABASE <db>_bk_<receipt> TEMPLATE <db>``, a file-level copy that needs the
+   database closed to connections for its few hundred milliseconds), else ``pg_dump -Fc``
+   when the server refuses the copy; the newest ``KEEP_BACKUPS`` copies are kept;
 2. points the managed addons folder's ``current`` link at the new release (atomic rename);
-3. runs ``odoo-bin -u <changed> -i <new> --stop-after-init`` against the database;
+3. runs ``odoo-bin -u <changed> -i <new> --stop-after-init`` against the database (nothing
+   to install or upgrade: no backup and no upgrade run, only the code switch and restart);
 4. on success, asks the server to restart (SIGHUP: Odoo re-executes itself with the new code);
 5. on failure, restores the code link and the database (the failed database is kept under
    another name, never dropped), then restarts the server on the old code.
 
 Progress goes to ``status.json`` next to the job file: the receiver reads it after restart.
 ``restore`` (asked by the deployer when smoke checks fail after a successful upgrade) runs
-steps 5 only. Usage: ``python3 target_agent.py deploy|restore JOB.json``.
+steps 5 only. ``check DB`` (run by ``igr target init``) says whether this interpreter finds
+the PostgreSQL tools the agent needs and reaches the database. Usage:
+``python3 agent.py deploy|restore JOB.json`` or ``python3 agent.py check DB``.
 """
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +35,11 @@ from datetime import UTC, datetime
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
 UPGRADE_TIMEOUT_S = 1800
 RESTORE_RETRIES = 10
+PG_TOOLS = ("pg_dump", "pg_restore", "createdb", "psql")
+KEEP_BACKUPS = 2  # backup databases kept per target: a rollback restores the newest deploy's
+COPY_RETRIES = 5
+RESTARTS = ("upgraded", "restored", "restore_failed")  # states the agent restarts the server after
+DATABASE_REF = "database:"  # a backup that is a database of the same server, not a dump file
 
 
 class AgentError(Exception):
@@ -50,13 +62,16 @@ class Agent:
 
     # -- steps ------------------------------------------------------------------------------
     def deploy(self):
+        changes = self.job.get("upgrade") or self.job.get("install")
         try:
-            self._set(state="deploying", step="backup")
-            self.backup()
-            self._set(step="switch code")
+            if changes:
+                self._set(state="deploying", step="backup")
+                self.backup()
+            self._set(state="deploying", step="switch code")
             switch_link(self.job["current_link"], self.job["release_dir"])
-            self._set(step="upgrade")
-            self.upgrade()
+            if changes:
+                self._set(step="upgrade")
+                self.upgrade()
         except AgentError as exc:
             self.log(f"deploy failed: {exc}")
             self._set(error=str(exc))
@@ -64,6 +79,8 @@ class Agent:
             return 1
         self._set(state="upgraded", step="restart", upgraded_at=now())
         self.restart_server()
+        if str(self.status.get("backup_path", "")).startswith(DATABASE_REF):
+            self.prune_backups()  # after the restart: dropping a database is off the deploy's path
         return 0
 
     def restore(self, reason=""):
@@ -85,9 +102,64 @@ class Agent:
         return 0
 
     def backup(self):
+        copy = None if self.job.get("backup") == "dump" else self.copy_database()
+        if copy:
+            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}", backup_size=self.database_size(copy))
+            return
         path = self.job["backup_path"]
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
         self._set(backup_done=True, backup_path=path, backup_size=os.path.getsize(path))
+
+    def copy_database(self):
+        """``CREATE DATABASE ... TEMPLATE`` needs the source without connections: the server's
+        pooled ones are closed and new ones refused for the copy's duration (the server answers
+        errors meanwhile: that is the deploy's downtime, measured by the deployer). Returns the
+        copy's name, or None when the server refuses (then a dump is taken)."""
+        db = self.job["db"]
+        name = f"{db}_bk_{os.path.basename(self.folder)}"
+        self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")  # a copy an interrupted deploy left
+        for attempt in range(COPY_RETRIES):
+            self.wait_idle(db)
+            started = time.monotonic()
+            result = self.psql(
+                f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS false",
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {literal(db)} AND pid <> pg_backend_pid()",
+                f"CREATE DATABASE {ident(name)} TEMPLATE {ident(db)}",
+            )
+            self.psql(f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS true")  # always, whatever happened
+            if result.returncode == 0:
+                self.log(f"database {db} copied to {name} in {time.monotonic() - started:.2f} s")
+                return name
+            self.log(f"copy attempt {attempt + 1}: {result.stderr.strip()}")
+            if "permission denied" in result.stderr or "must be owner" in result.stderr:
+                break
+            time.sleep(0.2)
+        self.log("the database server would not copy the database: taking a pg_dump instead")
+        return None
+
+    def wait_idle(self, db, timeout=2.0):
+        """Until no session of ``db`` is inside a transaction (the request that started this
+        agent is still committing): closing it then would fail that request. Bounded."""
+        busy = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = {literal(db)} "
+                "AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()")
+        started = time.monotonic()
+        while time.monotonic() < started + timeout and self.psql(busy, tuples=True).stdout.strip() not in ("0", ""):
+            time.sleep(0.05)
+        self.log(f"waited {time.monotonic() - started:.2f} s for the sessions of {db} to leave their transactions")
+
+    def prune_backups(self):
+        db = self.job["db"]
+        pattern = literal(db.replace("_", "\\_") + "\\_bk\\_%")
+        listed = self.psql(f"SELECT datname FROM pg_database WHERE datname LIKE {pattern}", tuples=True)
+        prefix = f"{db}_bk_"
+        copies = sorted((int(n[len(prefix):]), n) for n in listed.stdout.split() if n[len(prefix):].isdigit())
+        for _number, name in copies[:-KEEP_BACKUPS]:
+            self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")
+            self.log(f"older backup {name} dropped (the newest {KEEP_BACKUPS} are kept)")
+
+    def database_size(self, name):
+        result = self.psql(f"SELECT pg_database_size({literal(name)})", tuples=True)
+        return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
 
     def upgrade(self):
         cmd = [
@@ -114,8 +186,14 @@ class Agent:
         db = self.job["db"]
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         fresh, failed = f"{db}_restore_{stamp}", f"{db}_failed_{stamp}"
-        self.run(["createdb", fresh], "create restore database")
-        self.run(["pg_restore", "--no-owner", "-d", fresh, self.job["backup_path"]], "database restore")
+        backup = self.status.get("backup_path") or self.job["backup_path"]
+        if backup.startswith(DATABASE_REF):  # a copy: nobody connects to it, it copies at once
+            copy = self.psql(f"CREATE DATABASE {ident(fresh)} TEMPLATE {ident(backup[len(DATABASE_REF):])}")
+            if copy.returncode:
+                raise AgentError(f"database restore failed: {copy.stderr.strip()}")
+        else:
+            self.run(["createdb", fresh], "create restore database")
+            self.run(["pg_restore", "--no-owner", "-d", fresh, backup], "database restore")
         swap = (
             f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS false; '
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid(); "
@@ -132,7 +210,7 @@ class Agent:
                 check=False,
             )
             if result.returncode == 0:
-                self.log(f"database {db} restored from {self.job['backup_path']}; the failed one is kept as {failed}")
+                self.log(f"database {db} restored from {backup}; the failed one is kept as {failed}")
                 return failed
             self.log(f"swap attempt {attempt + 1}: {result.stderr.strip()}")
             subprocess.run(
@@ -186,6 +264,14 @@ class Agent:
             message = f"{causes[-1]} ({message})" if message else causes[-1]
         return message[:500]
 
+    def psql(self, *statements, tuples=False):
+        """Statements on the server's ``postgres`` database, each in its own transaction
+        (CREATE DATABASE may not run inside one)."""
+        cmd = ["psql", "-w", "-X", "-v", "ON_ERROR_STOP=1", "-d", "postgres", *(["-tA"] if tuples else [])]
+        for statement in statements:
+            cmd += ["-c", statement]
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.pg_env(), timeout=600, check=False)
+
     def pg_env(self):
         env = dict(os.environ)
         for key, name in (("db_host", "PGHOST"), ("db_port", "PGPORT"), ("db_user", "PGUSER")):
@@ -205,11 +291,23 @@ class Agent:
             return {}
 
     def _set(self, **values):
+        if values.get("state") in RESTARTS:
+            # The server is restarted right after: only a server started since may report this
+            # state (release.target.receipt), never the old one still answering meanwhile.
+            values["restart_requested_at"] = time.time()
         self.status.update(values, updated_at=now())
         tmp = self.status_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(self.status, handle, sort_keys=True)
         os.replace(tmp, self.status_path)
+
+
+def ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value):
+    return "'" + value.replace("'", "''") + "'"
 
 
 def switch_link(link, target):
@@ -223,9 +321,29 @@ def switch_link(link, target):
     os.replace(tmp, link)
 
 
+def check(db):
+    """What a deploy needs on this machine: the PostgreSQL tools on PATH and the database
+    reachable with the environment's settings (PGHOST, PGUSER, PGPASSWORD...). Prints one
+    JSON line; exit code 1 when something is missing."""
+    problems = [f"{tool} is not on PATH" for tool in PG_TOOLS if not shutil.which(tool)]
+    if not problems:
+        result = subprocess.run(
+            ["psql", "-w", "-X", "-tA", "-d", db, "-c", "SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+        if result.returncode:
+            problems.append(f"psql cannot reach database {db}: {result.stderr.strip()}")
+        elif result.stdout.strip() != "t":
+            problems.append("the database role may not create databases (CREATEDB): restores need it")
+    sys.stdout.write(json.dumps({"python": sys.executable, "problems": problems}) + "\n")
+    return 1 if problems else 0
+
+
 def main(argv):
+    if len(argv) == 3 and argv[1] == "check":
+        return check(argv[2])
     if len(argv) != 3 or argv[1] not in ("deploy", "restore"):
-        sys.stderr.write("usage: target_agent.py deploy|restore JOB.json\n")
+        sys.stderr.write("usage: agent.py deploy|restore JOB.json | check DB\n")
         return 64
     agent = Agent(argv[2])
     return agent.deploy() if argv[1] == "deploy" else agent.restore()

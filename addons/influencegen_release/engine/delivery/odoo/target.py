@@ -15,13 +15,18 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from .downtime import DowntimeProbe
+
 RECEIPT = "release.target.receipt"
 DONE = ("upgraded", "restored", "restore_failed")
 RESTORED = ("restored", "restore_failed")  # a restore asked of an upgraded receipt: not "upgraded" any more
 
 
 class TargetError(Exception):
-    """A target that cannot be reached, refuses the deploy, or failed it; says which."""
+    """A target that cannot be reached, refuses the deploy, or failed it; says which.
+    ``downtime_s``: how long the target was unavailable before it failed (None: not measured)."""
+
+    downtime_s = None
 
 
 @dataclass
@@ -32,6 +37,7 @@ class DeployResult:
     outcome: str = "deployed"  # deployed | unchanged | restored
     timeline: list = field(default_factory=list)
     modules: dict = field(default_factory=dict)
+    downtime_s: float = 0.0
 
     def plan_text(self):
         return "\n".join(f"{key}: {', '.join(self.plan.get(key) or []) or '-'}" for key in ("install", "upgrade", "unchanged"))
@@ -112,7 +118,7 @@ class OdooTarget:
         while time.monotonic() < deadline:
             if self.healthy():
                 return
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise TargetError(f"{self.url}/web/health did not answer 200 within {timeout} s")
 
 
@@ -129,6 +135,19 @@ def deploy_package(target, package_path, sha256, manifest, approved_digest=None,
     if approved_digest and planned["plan_digest"] != approved_digest:
         raise TargetError(f"the plan changed since it was approved: now {planned['plan']}")
     result = DeployResult(receipt=planned["receipt"], plan=planned["plan"], backup_path="", timeline=timeline)
+    with DowntimeProbe(target.url) as probe:  # from the agent's start until the deploy is judged
+        try:
+            _run_deploy(target, planned, manifest, smoke, timeout, result, mark)
+        except TargetError as exc:
+            probe.stop()
+            exc.downtime_s = probe.downtime_s()
+            raise
+    result.downtime_s = probe.downtime_s()
+    mark(f"target unavailable {result.downtime_s:.2f} s in all")
+    return result
+
+
+def _run_deploy(target, planned, manifest, smoke, timeout, result, mark):
     target.call("api_deploy", [planned["receipt"]], planned["plan_digest"])
     mark("agent started")
     summary = target.wait(planned["receipt"], timeout=timeout)
@@ -148,16 +167,17 @@ def deploy_package(target, package_path, sha256, manifest, approved_digest=None,
     if not planned["plan"].get("install") and not planned["plan"].get("upgrade"):
         result.outcome = "unchanged"
     mark("verified")
-    return result
 
 
 def restore(target, receipt, reason, timeout=900):
     """Have the target put back the code and the database (its pre-deploy backup) that the
-    deploy of ``receipt`` replaced; wait until it serves again. Returns the receipt's summary."""
-    target.call("api_restore", [receipt], reason)
-    summary = target.wait(receipt, timeout=timeout, done=RESTORED)
-    target.wait_healthy()
-    return summary
+    deploy of ``receipt`` replaced; wait until it serves again. Returns the receipt's summary,
+    with ``downtime_s``."""
+    with DowntimeProbe(target.url) as probe:
+        target.call("api_restore", [receipt], reason)
+        summary = target.wait(receipt, timeout=timeout, done=RESTORED)
+        target.wait_healthy()
+    return dict(summary, downtime_s=probe.downtime_s())
 
 
 def verify(target, manifest):

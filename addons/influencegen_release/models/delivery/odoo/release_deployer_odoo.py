@@ -43,10 +43,11 @@ class ReleaseDeployerOdoo(models.AbstractModel):
             result = deploy_package(target, artifact._local_path(), artifact.sha256, artifact._manifest(), approved_digest)
         except (TargetError, ValueError) as exc:
             restored = "restored" in str(exc)
-            deployment._finish("failed" if restored else "error", error=str(exc))
+            deployment._finish("failed" if restored else "error", error=str(exc), downtime_s=getattr(exc, "downtime_s", None) or 0.0)
             return
         deployment._finish(
             result.outcome,
+            downtime_s=result.downtime_s,
             plan=result.plan_text(),
             backup_ref=result.backup_path,
             target_receipt=result.receipt,
@@ -117,6 +118,7 @@ class ReleaseDeployerOdoo(models.AbstractModel):
             return deployment
         deployment._finish(
             "deployed",
+            downtime_s=summary.get("downtime_s") or 0.0,
             plan=self.env._(
                 "restored: the code of %(version)s and the database backup %(backup)s taken before %(undone)s; "
                 "the replaced database is kept as %(kept)s",
