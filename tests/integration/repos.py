@@ -6,8 +6,11 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from devstack import ROOT
 from devstack.odoo_server import DB, PORT, Api
+from devstack.odoo_target import Target
 from devstack.repository import init_repository
 
 HOOKS = os.path.join(ROOT, "scripts", "git-hooks")
@@ -91,14 +94,33 @@ class Hub:
         return run["id"]
 
 
-def make_user(api, login, role):
+def target_fixture(folder, port, db, prepare=None):
+    """A module's fixture: a target Odoo database (``igr target init``, its own server on
+    ``port``) in ``workdir/folder``, made ready by ``prepare(target, workdir)`` when given,
+    and dropped with every database it left after the module."""
+
+    @pytest.fixture(scope="module")
+    def target(workdir):
+        target = Target(os.path.join(workdir, folder), port, db)
+        target.start()
+        try:
+            if prepare:
+                prepare(target, workdir)
+            yield target
+        finally:
+            target.stop()
+
+    return target
+
+
+def make_user(api, login, role, email=None):
     """An internal user holding the Release role ``role``; an Api logged in as them."""
     [group] = api("ir.model.data", "search_read", [("module", "=", "influencegen_release"), ("name", "=", f"group_release_{role}")], ["res_id"])
     [base] = api("ir.model.data", "search_read", [("module", "=", "base"), ("name", "=", "group_user")], ["res_id"])
     api(
         "res.users",
         "create",
-        {"name": login, "login": login, "password": f"{login}-pw", "email": f"{login}@example.org", "groups_id": [(6, 0, [base["res_id"], group["res_id"]])]},
+        {"name": login, "login": login, "password": f"{login}-pw", "email": email or f"{login}@example.org", "groups_id": [(6, 0, [base["res_id"], group["res_id"]])]},
     )
     return Api(login, f"{login}-pw")
 
@@ -107,6 +129,12 @@ def jobs(api, run_id, fields=("state", "started_at", "finished_at", "exit_code",
     """The run's jobs by task key (the latest attempt of each)."""
     rows = api("release.job", "search_read", [("run_id", "=", run_id)], ["task_key", *fields], order="id")
     return {row["task_key"]: row for row in rows}
+
+
+def failures(api, run_id):
+    """What went wrong in a run, for an assertion's message: its jobs that did not succeed."""
+    found = jobs(api, run_id)
+    return {key: (job["state"], job["failure_reason"]) for key, job in found.items() if job["state"] not in ("succeeded", "skipped", "pending")}
 
 
 def log(api, job_id, tail=400):

@@ -7,7 +7,7 @@ import pytest
 
 from devstack.repository import IMAGE
 
-from .repos import Hub, jobs, log
+from .repos import Hub, failures, jobs, log
 
 CODE = "PL-IT-KEYS"
 PIPELINE = f"""\
@@ -52,7 +52,7 @@ def test_outputs_reach_later_tasks_the_cache_comes_back_and_needs_start_early(hu
     sha = hub.commit({"app.py": "x = 1\n"})
     assert f"{CODE} run #" in hub.push()
     first = hub.pushed_run(sha, CODE)
-    assert api.wait_run(first, timeout=90)["state"] == "succeeded"
+    assert api.wait_run(first, timeout=90)["state"] == "succeeded", failures(api, first)
     done = jobs(api, first)
     # Quick needs only Prepare: it started while Slow, of the same earlier stage, still ran;
     # After waits for the whole stage.
