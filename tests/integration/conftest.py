@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from devstack.demo.stack import DemoFailure, ci_database_password
 from devstack.odoo_server import Api, Server, create_database, drop_database
 from devstack.repository import commit_pipeline, init_repository
 
@@ -24,10 +25,20 @@ def workdir():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def ci_database_env():
+    """PL-ODOO-MOD's Odoo tests log in to PostgreSQL as igr_ci (made by scripts/setup), whose
+    password reaches the task as its declared secret IGR_TEST_DB_PASSWORD (without it, the
+    task fails saying that the secret is unset)."""
+    try:
+        return {"IGR_TEST_DB_PASSWORD": ci_database_password()}
+    except DemoFailure:
+        return {}
+
+
 @pytest.fixture(scope="session")
 def server(workdir):
     create_database()
-    server = Server(workdir)
+    server = Server(workdir, env=ci_database_env())
     server.start()
     Api()("ir.config_parameter", "set_param", "influencegen_release.data_dir", os.path.join(workdir, "data"))
     yield server

@@ -6,16 +6,7 @@ import threading
 from devstack.odoo_server import Api
 from devstack.repository import commit_pipeline_text, gated_pipeline, init_repository
 
-
-def make_user(api, login, role):
-    [group] = api("ir.model.data", "search_read", [("module", "=", "influencegen_release"), ("name", "=", f"group_release_{role}")], ["res_id"])
-    [base] = api("ir.model.data", "search_read", [("module", "=", "base"), ("name", "=", "group_user")], ["res_id"])
-    api(
-        "res.users",
-        "create",
-        {"name": login, "login": login, "password": f"{login}-pw", "email": f"{login}@example.org", "groups_id": [(6, 0, [base["res_id"], group["res_id"]])]},
-    )
-    return Api(login, f"{login}-pw")
+from .repos import make_user
 
 
 def test_two_cab_members_deciding_at_the_same_moment_give_one_outcome(server, workdir):

@@ -8,8 +8,10 @@ import os
 import pytest
 
 from devstack.odoo_server import PORT, Api
-from devstack.odoo_target import MODULES, Target, write_modules
+from devstack.odoo_target import MODULES, write_modules
 from devstack.repository import init_repository
+
+from .repos import target_fixture
 
 TARGET_PORT = PORT + 30
 TARGET_DB = f"igr_cp_target_{os.getpid()}"
@@ -53,12 +55,7 @@ pipeline:
 """
 
 
-@pytest.fixture(scope="module")
-def target(workdir):
-    target = Target(os.path.join(workdir, "delivery-target"), TARGET_PORT, TARGET_DB)
-    target.start()
-    yield target
-    target.stop()
+target = target_fixture("delivery-target", TARGET_PORT, TARGET_DB)
 
 
 @pytest.fixture(scope="module")

@@ -2,32 +2,13 @@
 an unreachable Odoo never holds or refuses the push, and queued events are delivered later."""
 
 import os
-import shutil
 import socket
-import subprocess
 import time
 
-from devstack import ROOT
-from devstack.odoo_server import DB, PORT, Api
+from devstack.odoo_server import PORT, Api
 from devstack.repository import commit_pipeline
 
-HOOK = os.path.join(ROOT, "scripts", "git-hooks", "post-receive")
-QUEUE = "influencegen-queue.jsonl"
-
-
-def git(*args, cwd):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-
-def install(git_dir, hook, url, workdir):
-    shutil.copy(HOOK, os.path.join(git_dir, "hooks", hook))
-    keyfile = os.path.join(workdir, "igr-key")
-    with open(keyfile, "w", encoding="utf-8") as handle:
-        handle.write("admin\n")
-    os.chmod(keyfile, 0o600)
-    settings = {"url": url, "db": DB, "user": "admin", "keyfile": keyfile, "repository": "it-repo"}
-    for key, value in settings.items():
-        git("config", f"influencegen.{key}", value, cwd=git_dir)
+from .repos import QUEUE, git, install_hook
 
 
 def runs_of(api, sha):
@@ -45,7 +26,7 @@ def test_post_receive_triggers_queues_and_redelivers(server, repository, origin,
     url = f"http://127.0.0.1:{PORT}"
     bare = os.path.join(workdir, "hub.git")
     git("clone", "--bare", "-q", origin.working_tree_dir, bare, cwd=workdir)
-    install(bare, "post-receive", url, workdir)
+    install_hook(bare, "post-receive", "it-repo", workdir, url)
     here = origin.working_tree_dir
     git("remote", "add", "hub", bare, cwd=here)
 
@@ -105,7 +86,7 @@ def test_pre_push_reports_from_the_client_side(server, repository, origin, workd
     git("init", "--bare", "-q", bare, cwd=workdir)
     here = origin.working_tree_dir
     git("remote", "add", "plain", bare, cwd=here)
-    install(os.path.join(here, ".git"), "pre-push", f"http://127.0.0.1:{PORT}", workdir)
+    install_hook(os.path.join(here, ".git"), "pre-push", "it-repo", workdir)
     try:
         sha = commit_pipeline(origin, "echo pre-push")
         _elapsed, output = timed_push(here, "plain", "main")

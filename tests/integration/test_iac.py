@@ -19,7 +19,7 @@ from devstack import ROOT
 from devstack.odoo_server import Api
 from devstack.repository import init_repository
 
-from .test_approvals import make_user
+from .repos import make_user
 from .test_cli import igr
 
 PROJECT = pathlib.Path(ROOT) / "tests" / "data" / "iac" / "project"

@@ -9,19 +9,16 @@ import zipfile
 import pytest
 
 from devstack.odoo_server import PORT, Api, databases, drop_database
-from devstack.odoo_target import MODULES, Target, package
+from devstack.odoo_target import MODULES, package
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, TargetError, deploy_package
+
+from .repos import target_fixture
 
 TARGET_PORT = PORT + 20
 TARGET_DB = f"igr_target_{os.getpid()}"
 
 
-@pytest.fixture(scope="module")
-def target(workdir):
-    target = Target(os.path.join(workdir, "deploy-target"), TARGET_PORT, TARGET_DB)
-    target.start()
-    yield target
-    target.stop()
+target = target_fixture("deploy-target", TARGET_PORT, TARGET_DB)
 
 
 def admin_api():

@@ -11,9 +11,11 @@ import xmlrpc.client
 import pytest
 
 from devstack.odoo_server import PORT, Api
-from devstack.odoo_target import MODULES, Target, package, write_modules
+from devstack.odoo_target import MODULES, package, write_modules
 from devstack.repository import init_repository
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, deploy_package
+
+from .repos import target_fixture
 
 TARGET_PORT = PORT + 40
 TARGET_DB = f"igr_rh_target_{os.getpid()}"
@@ -49,15 +51,13 @@ pipeline:
 """
 
 
-@pytest.fixture(scope="module")
-def target(workdir):
-    target = Target(os.path.join(workdir, "rehearsal-target"), TARGET_PORT, TARGET_DB)
-    target.start()
-    # Production runs 1.0.0 of the five modules.
+def production_runs_v1(target, workdir):
+    """Production runs 1.0.0 of the five modules."""
     v1_zip, v1 = package(os.path.join(workdir, "rehearsal-packages"), "1.0.0", {})
     deploy_package(OdooTarget(target.url, TARGET_DB, "deployer", target.key), v1_zip, v1["sha256"], v1["manifest"])
-    yield target
-    target.stop()
+
+
+target = target_fixture("rehearsal-target", TARGET_PORT, TARGET_DB, prepare=production_runs_v1)
 
 
 @pytest.fixture(scope="module")

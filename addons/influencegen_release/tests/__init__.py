@@ -26,6 +26,7 @@ from . import test_escalation
 from . import test_approval_requests
 from . import test_approval_tours
 from . import test_triggers
+from . import test_schedule_servers
 from . import test_run_graph
 from . import test_run_graph_tour
 from . import test_environment_board

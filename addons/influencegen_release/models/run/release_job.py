@@ -10,6 +10,7 @@ from ...engine.execution import outputs
 from ...engine.execution.docker_runner import LogCursor
 from ...engine.execution.log_store import LogStore
 from ...engine.quality.gates import TaskResult
+from ...engine.quality.report_testing import PARSERS as TEST_REPORT_FORMATS
 from ...engine.quality.reports import Finding, TestResult
 from ...engine.vocabulary import ROLE_GROUP
 
@@ -303,7 +304,10 @@ class ReleaseJob(models.Model):
         self.ensure_one()
         lines = lambda text: [line for line in (text or "").splitlines() if line]  # noqa: E731
         tests = []
-        if self.tests_total or self.tests_failed or self.tests_errors:
+        # A test report that counts no test is a result (a repository without unit tests): a
+        # report that could not be read is in ``problems``, and the gate fails on that instead.
+        declares_tests = any(report["format"] in TEST_REPORT_FORMATS for report in self._spec().get("reports", []))
+        if declares_tests or self.tests_total or self.tests_failed or self.tests_errors:
             tests.append(
                 TestResult(
                     total=self.tests_total,
