@@ -17,6 +17,8 @@ from ...engine.delivery.odoo import packaging
 DEPLOY_TARGET = "influencegen_release.group_release_deploy_target"
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
 AGENT = os.path.abspath(target_agent.__file__)
+# The agent's upgrade process: a script beside the Odoo deployer (it imports Odoo; engine/ may not).
+UPGRADE_PROCESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "odoo", "upgrade_process.py")
 SERVER_STARTED = time.time()  # this module is imported anew when the server restarts
 
 
@@ -213,6 +215,7 @@ class ReleaseTargetReceipt(models.Model):
             "db_user": config["db_user"] or "",
             "python": sys.executable,
             "odoo_bin": os.path.abspath(sys.argv[0]),
+            "upgrade_process": UPGRADE_PROCESS,
             "addons_path": ",".join(self._addons_paths()),
             "data_dir": config["data_dir"],
             "current_link": link,
