@@ -234,12 +234,11 @@ class ReleaseTargetReceipt(models.Model):
             env["PGPASSWORD"] = config["db_password"]  # to the agent's environment, never to a file
         # The backup (a database copy, else a dump at job["backup_path"]) is the agent's to report.
         self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous})
-        # The agent must see this transaction's outcome committed before it restarts the server.
-        self.env.cr.commit()  # pylint: disable=invalid-commit
-        subprocess.Popen(
-            [sys.executable, AGENT, action, job_path], start_new_session=True, env=env, close_fds=True
-        )
         self.message_post(body=self.env._("Deploy agent started (%(action)s) with plan %(plan)s.", action=action, plan=self._plan_text()))
+        # The agent must see this transaction's outcome committed before it restarts the server;
+        # nothing is written after it: the agent's backup waits for this request to end.
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        subprocess.Popen([sys.executable, AGENT, action, job_path], start_new_session=True, env=env, close_fds=True)
 
     def _server_pid(self):
         from odoo.service import server as odoo_server  # the running server, for the restart signal

@@ -208,9 +208,9 @@ class Agent:
     def stop_upgrade(self):
         process = getattr(self, "upgrade_process", None)
         if process and process.poll() is None:
-            process.stdin.close()  # without ``go`` it exits untouched
-            try:
-                process.wait(10)
+            process.stdin.close()  # without ``go`` it exits untouched; before ``go`` it touched
+            try:  # nothing, so it may as well be killed when still loading Odoo's code
+                process.wait(2)
             except subprocess.TimeoutExpired:
                 process.kill()
 
