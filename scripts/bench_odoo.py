@@ -134,7 +134,9 @@ def upgrade_all(target):
 def rehearse(client, releases, changed, timeout=900):
     """One rehearsal of a package that changes ``changed``, as the Go/No-Go asks for it:
     ``(seconds from the request to the report, the report)``; never deployed afterwards."""
+    kept = dict(releases.versions), dict(releases.extra)
     path, built = releases.next(changed)
+    releases.versions, releases.extra = kept  # rehearsed, never deployed: the next package starts from the target
     started = time.monotonic()
     planned = start_rehearsal(client, path, built["sha256"], built["manifest"])
     deadline = started + timeout
