@@ -14,8 +14,10 @@ deploy_downtime_s_p50             how long the target did not serve during the p
                                   (engine/delivery/odoo/downtime.py: probes every 0.2 s)
 downtime_vs_bare_u_ratio          that / the downtime of the bare way, measured the same way:
                                   stop the server, ``-u <changed>``, start it (goal <= 1.2)
-rehearsal_s_p50                   the upgrade rehearsal, when the target offers one (else null
-                                  and ``rehearsal_note`` says why)
+rehearsal_s_p50                   the upgrade rehearsal of a one-module change on that database
+                                  (engine/delivery/odoo/rehearsal.py: copy, neutralize, ``-u``,
+                                  drop), from the request to its report; ``rehearsal_upgrade_s_p50``
+                                  is its ``-u`` alone
 
 Each round deploys a new version of one custom module through the product and, in alternating
 order, the next version of another one the bare way (its code put in place by hand). ``-u all``
@@ -37,6 +39,7 @@ from devstack.odoo_server import DB, DB_USER, ODOO_SRC, PORT, databases, drop_da
 from devstack.odoo_target import MODULES, Target, package  # noqa: E402
 from influencegen_release.engine.delivery.odoo import packaging  # noqa: E402
 from influencegen_release.engine.delivery.odoo.downtime import DowntimeProbe  # noqa: E402
+from influencegen_release.engine.delivery.odoo.rehearsal import DONE, rehearsal_report, start_rehearsal  # noqa: E402
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, deploy_package  # noqa: E402
 
 APPS = ["sale_management", "purchase", "stock", "account", "crm", "project", "hr"]
@@ -45,6 +48,7 @@ ODOO_ADDONS = f"{ODOO_SRC}/odoo/addons,{ODOO_SRC}/addons"
 ROUNDS = int(os.environ.get("IGR_BENCH_ROUNDS", "5"))
 BUDGET_S = float(os.environ.get("IGR_BENCH_REALISTIC_BUDGET_S", "900"))
 KEEP = bool(os.environ.get("IGR_BENCH_KEEP"))
+REHEARSALS = int(os.environ.get("IGR_BENCH_REHEARSALS", "2"))
 
 
 def psql(sql, db="postgres"):
@@ -127,6 +131,24 @@ def upgrade_all(target):
     return elapsed
 
 
+def rehearse(client, releases, changed, timeout=900):
+    """One rehearsal of a package that changes ``changed``, as the Go/No-Go asks for it:
+    ``(seconds from the request to the report, the report)``; never deployed afterwards."""
+    kept = dict(releases.versions), dict(releases.extra)
+    path, built = releases.next(changed)
+    releases.versions, releases.extra = kept  # rehearsed, never deployed: the next package starts from the target
+    started = time.monotonic()
+    planned = start_rehearsal(client, path, built["sha256"], built["manifest"])
+    deadline = started + timeout
+    report = {"state": "starting"}
+    while report.get("state") not in DONE and time.monotonic() < deadline:
+        time.sleep(0.25)
+        report = rehearsal_report(client, planned["receipt"])
+    if report.get("state") != "passed" or report.get("upgrade") != [changed]:
+        raise RuntimeError(f"rehearsal of {changed}: {report.get('state')}: {report.get('error') or report}")
+    return time.monotonic() - started, report
+
+
 def p50(values):
     return round(statistics.median(values), 3) if values else None
 
@@ -167,6 +189,7 @@ def bench_odoo_realistic():
             elapsed = time.monotonic() - started_part
             if len(product_s) >= 2 and elapsed + (time.monotonic() - round_started) > BUDGET_S:
                 break
+        rehearsals = [rehearse(client, releases, MODULES[i % len(MODULES)]) for i in range(REHEARSALS)]
         all_s = upgrade_all(target)
         ok = True
         metrics = {
@@ -174,9 +197,10 @@ def bench_odoo_realistic():
             "deploy_overhead_ratio": round(p50(product_s) / p50(bare_s), 3),
             "deploy_downtime_s_p50": p50(product_down),
             "downtime_vs_bare_u_ratio": round(p50(product_down) / p50(bare_down), 3) if p50(bare_down) else None,
-            "rehearsal_s_p50": None,
-            # The upgrade rehearsal (issue 17 item 2) is built on another branch: timed once merged.
-            "rehearsal_note": "not measured: the upgrade rehearsal is not merged on this branch",
+            "rehearsal_s_p50": p50([seconds for seconds, _report in rehearsals]),
+            "rehearsal_upgrade_s_p50": p50([report.get("upgrade_s") for _s, report in rehearsals]),
+            "rehearsal_database_mb": round((rehearsals[-1][1].get("size_bytes") or 0) / 2**20, 1) if rehearsals else None,
+            "rehearsal_rounds": len(rehearsals),
             "realistic_deploy_s_p50": p50(product_s),
             "realistic_bare_u_s_p50": p50(bare_s),
             "realistic_bare_downtime_s_p50": p50(bare_down),

@@ -11,7 +11,8 @@ import time
 import pytest
 
 from devstack.demo.stack import DemoFailure, ci_database_password
-from devstack.odoo_server import Api, Server, create_database, drop_database
+from devstack.odoo_server import PORT, Api, Server, create_database, drop_database
+from devstack.odoo_target import Target
 from devstack.repository import commit_pipeline, init_repository
 
 SECOND_ENGINE = "/var/run/igr-docker2.sock"
@@ -59,6 +60,35 @@ def repository(server, origin):
     repo_id = api("release.repository", "create", {"name": "it-repo", "url": origin.working_tree_dir})
     api("release.repository", "action_load_pipeline_file", [repo_id])
     return repo_id
+
+
+@pytest.fixture(scope="session")
+def odoo_target(workdir):
+    """One Odoo target (``igr target init`` on a fresh database, its own server) shared by the
+    delivery and rehearsal tests: preparing one costs a module install and a server start."""
+    target = Target(os.path.join(workdir, "odoo-target"), PORT + 35, f"igr_it_target_{os.getpid()}")
+    target.start()
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="session")
+def pipeline_repository(server, workdir):
+    """``make(name, pipeline, key_param, target)``: a Git repository carrying ``pipeline`` (with
+    the target's port and database) as its pipeline file, registered on the control plane, and
+    the target's API key in the parameter its environments name: ``(origin, repository id)``."""
+    return lambda *args: _pipeline_repository(workdir, *args)
+
+
+def _pipeline_repository(workdir, name, pipeline, key_param, target):
+    origin = init_repository(os.path.join(workdir, f"{name}-origin"))
+    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(pipeline % {"port": target.port, "db": target.db})
+    api = Api()
+    api("ir.config_parameter", "set_param", key_param, target.key)
+    return origin, api("release.repository", "create", {"name": name, "url": origin.working_tree_dir})
 
 
 TLS_PORT = 23761

@@ -7,14 +7,8 @@ import os
 
 import pytest
 
-from devstack.odoo_server import PORT, Api
+from devstack.odoo_server import Api
 from devstack.odoo_target import MODULES, write_modules
-from devstack.repository import init_repository
-
-from .repos import target_fixture
-
-TARGET_PORT = PORT + 30
-TARGET_DB = f"igr_cp_target_{os.getpid()}"
 
 PIPELINE = """\
 version: 1
@@ -55,23 +49,19 @@ pipeline:
 """
 
 
-target = target_fixture("delivery-target", TARGET_PORT, TARGET_DB)
+@pytest.fixture(scope="module")
+def target(odoo_target):
+    return odoo_target
 
 
 @pytest.fixture(scope="module")
-def delivery_repo(server, target, workdir):
-    origin = init_repository(os.path.join(workdir, "delivery-origin"))
-    path = os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(PIPELINE % {"port": TARGET_PORT, "db": TARGET_DB})
+def delivery_repo(target, pipeline_repository):
+    origin, repo_id = pipeline_repository("it-delivery", PIPELINE, "igr_it.target_key", target)
     write_modules(os.path.join(origin.working_tree_dir, "addons"), {})
     origin.git.add(A=True)
     origin.index.commit("five modules")
     origin.create_tag("v1.0.0")
-    api = Api()
-    api("ir.config_parameter", "set_param", "igr_it.target_key", target.key)
-    repo_id = api("release.repository", "create", {"name": "it-delivery", "url": origin.working_tree_dir})
-    api("release.repository", "action_load_pipeline_file", [repo_id])
+    Api()("release.repository", "action_load_pipeline_file", [repo_id])
     return origin
 
 
@@ -92,7 +82,7 @@ def deployments(api, code):
         "release.deployment",
         "search_read",
         [("environment_id.code", "=", code)],
-        ["version", "outcome", "is_rollback", "plan", "backup_ref", "duration_s", "deployed_by_id"],
+        ["version", "outcome", "is_rollback", "plan", "backup_ref", "duration_s", "downtime_s", "deployed_by_id"],
         order="id",
     )
 
@@ -109,7 +99,12 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     assert target_versions(target) == dict.fromkeys(MODULES, ("installed", "18.0.1.0.0"))
     [dev] = deployments(api, "it-dev")
     assert (dev["version"], dev["outcome"], dev["is_rollback"]) == ("1.0.0", "deployed", False)
-    assert "install: " + ", ".join(MODULES) in dev["plan"] and dev["backup_ref"].startswith(f"database:{TARGET_DB}_bk_")
+    assert "install: " + ", ".join(MODULES) in dev["plan"] and dev["backup_ref"].startswith(f"database:{target.db}_bk_")
+    # The target restarted: how long it did not serve, measured from outside, is on the
+    # deployment and on the environment board.
+    assert 0 < dev["downtime_s"] < dev["duration_s"], dev
+    [board_dev] = [e for kind in api("release.environment", "api_board") for e in kind["environments"] if e["code"] == "it-dev"]
+    assert board_dev["last"]["downtime_s"] == round(dev["downtime_s"], 2)
     smoke = [j for s in status["stages"] for j in s["jobs"] if j["name"] == "Smoke"][0]
     assert smoke["state"] == "succeeded"
 
@@ -140,7 +135,7 @@ def test_a_push_is_packaged_deployed_approved_with_its_plan_and_rolled_back(serv
     # what was written since is gone from the live database, which is kept aside.
     summary = api("release.environment", "api_rollback", "it-dev")
     assert (summary["version"], summary["outcome"], summary["rollback"]) == ("1.0.0", "deployed", True), summary
-    assert summary["plan"].startswith("restored: the code of 1.0.0 and the database backup") and f"kept as {TARGET_DB}_failed_" in summary["plan"]
+    assert summary["plan"].startswith("restored: the code of 1.0.0 and the database backup") and f"kept as {target.db}_failed_" in summary["plan"]
     assert target_versions(target)["igr_demo_c"] == ("installed", "18.0.1.0.0")
     assert target.shell('print(env["igr.demo.c"].search_count([("name", "=", "written after 1.0.1")]))') == "0"
     history = deployments(api, "it-dev")

@@ -10,15 +10,9 @@ import xmlrpc.client
 
 import pytest
 
-from devstack.odoo_server import PORT, Api
+from devstack.odoo_server import Api
 from devstack.odoo_target import MODULES, package, write_modules
-from devstack.repository import init_repository
 from influencegen_release.engine.delivery.odoo.target import OdooTarget, deploy_package
-
-from .repos import target_fixture
-
-TARGET_PORT = PORT + 40
-TARGET_DB = f"igr_rh_target_{os.getpid()}"
 
 PIPELINE = """\
 version: 1
@@ -51,28 +45,22 @@ pipeline:
 """
 
 
-def production_runs_v1(target, workdir):
-    """Production runs 1.0.0 of the five modules."""
+@pytest.fixture(scope="module")
+def target(odoo_target, workdir):
+    # Production runs 1.0.0 of the five modules.
     v1_zip, v1 = package(os.path.join(workdir, "rehearsal-packages"), "1.0.0", {})
-    deploy_package(OdooTarget(target.url, TARGET_DB, "deployer", target.key), v1_zip, v1["sha256"], v1["manifest"])
-
-
-target = target_fixture("rehearsal-target", TARGET_PORT, TARGET_DB, prepare=production_runs_v1)
+    deploy_package(OdooTarget(odoo_target.url, odoo_target.db, "deployer", odoo_target.key), v1_zip, v1["sha256"], v1["manifest"])
+    return odoo_target
 
 
 @pytest.fixture(scope="module")
-def rehearsal_repo(server, target, workdir):
-    origin = init_repository(os.path.join(workdir, "rehearsal-origin"))
-    os.makedirs(os.path.join(origin.working_tree_dir, ".influencegen"), exist_ok=True)
-    with open(os.path.join(origin.working_tree_dir, ".influencegen", "pipeline.yml"), "w", encoding="utf-8") as handle:
-        handle.write(PIPELINE % {"port": TARGET_PORT, "db": TARGET_DB})
+def rehearsal_repo(target, pipeline_repository):
+    origin, repo_id = pipeline_repository("it-rehearsal", PIPELINE, "igr_it.rh_key", target)
     api = Api()
-    api("ir.config_parameter", "set_param", "igr_it.rh_key", target.key)
     # The second approver in order: the request stays open after the Release Manager's vote.
     qa_group = api("ir.model.data", "check_object_reference", "influencegen_release", "group_release_qa_lead")[1]
     internal = api("ir.model.data", "check_object_reference", "base", "group_user")[1]
     api("res.users", "create", {"name": "IT QA", "login": "it_rh_qa", "groups_id": [(4, internal), (4, qa_group)]})
-    repo_id = api("release.repository", "create", {"name": "it-rehearsal", "url": origin.working_tree_dir})
     return origin, repo_id
 
 
@@ -108,7 +96,7 @@ def target_state(target):
         ["psql", "-h", "127.0.0.1", "-U", "odoo", "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    return {row["name"]: row["latest_version"] for row in rows}, [d for d in databases if d.startswith(f"{TARGET_DB}_rehearsal_")]
+    return {row["name"]: row["latest_version"] for row in rows}, [d for d in databases if d.startswith(f"{target.db}_rehearsal_")]
 
 
 def test_a_rehearsal_passes_beside_the_plan_and_leaves_production_as_it_was(server, target, rehearsal_repo):

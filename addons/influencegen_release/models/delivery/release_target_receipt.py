@@ -17,6 +17,8 @@ from ...engine.delivery.odoo import packaging
 DEPLOY_TARGET = "influencegen_release.group_release_deploy_target"
 MAX_PACKAGE_BYTES = 200 * 1024 * 1024
 AGENT = os.path.abspath(target_agent.__file__)
+# The agent's upgrade process: a script beside the Odoo deployer (it imports Odoo; engine/ may not).
+UPGRADE_PROCESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "odoo", "upgrade_process.py")
 SERVER_STARTED = time.time()  # this module is imported anew when the server restarts
 
 
@@ -213,6 +215,7 @@ class ReleaseTargetReceipt(models.Model):
             "db_user": config["db_user"] or "",
             "python": sys.executable,
             "odoo_bin": os.path.abspath(sys.argv[0]),
+            "upgrade_process": UPGRADE_PROCESS,
             "addons_path": ",".join(self._addons_paths()),
             "data_dir": config["data_dir"],
             "current_link": link,
@@ -231,12 +234,11 @@ class ReleaseTargetReceipt(models.Model):
             env["PGPASSWORD"] = config["db_password"]  # to the agent's environment, never to a file
         # The backup (a database copy, else a dump at job["backup_path"]) is the agent's to report.
         self.write({"state": "deploying" if action == "deploy" else "restoring", "previous_dir": previous})
-        # The agent must see this transaction's outcome committed before it restarts the server.
-        self.env.cr.commit()  # pylint: disable=invalid-commit
-        subprocess.Popen(
-            [sys.executable, AGENT, action, job_path], start_new_session=True, env=env, close_fds=True
-        )
         self.message_post(body=self.env._("Deploy agent started (%(action)s) with plan %(plan)s.", action=action, plan=self._plan_text()))
+        # The agent must see this transaction's outcome committed before it restarts the server;
+        # nothing is written after it: the agent's backup waits for this request to end.
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        subprocess.Popen([sys.executable, AGENT, action, job_path], start_new_session=True, env=env, close_fds=True)
 
     def _server_pid(self):
         from odoo.service import server as odoo_server  # the running server, for the restart signal

@@ -8,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from ...engine.delivery.odoo import rehearsal as target_rehearsal
+from .release_target_receipt import UPGRADE_PROCESS
 
 REHEARSAL = os.path.abspath(target_rehearsal.__file__)
 
@@ -34,6 +35,7 @@ class ReleaseTargetReceipt(models.Model):
             "receipt": self.id,
             "python": sys.executable,
             "odoo_bin": os.path.abspath(sys.argv[0]),
+            "upgrade_process": UPGRADE_PROCESS,
             # The package's code, not the running release: the link is replaced by the receipt's folder.
             "addons_path": ",".join(self.release_dir if path == link else path for path in self._addons_paths()),
             "upgrade": plan.get("upgrade", []),

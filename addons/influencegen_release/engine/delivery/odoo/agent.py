@@ -25,17 +25,21 @@ the PostgreSQL tools the agent needs and reaches the database. Usage:
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 
+try:  # run as a script on the target, or imported as part of the engine
+    from . import agent_check
+except ImportError:  # pragma: no cover - script mode
+    import agent_check  # pylint: disable=import-error
+
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
+COMMAND_LINE = re.compile(r"^\[agent\] [\d:. -]+ \$ ")  # the agent's log of a command it starts
 UPGRADE_TIMEOUT_S = 1800
 RESTORE_RETRIES = 10
-PG_TOOLS = ("pg_dump", "pg_restore", "createdb", "psql")
 KEEP_BACKUPS = 2  # backup databases kept per target: a rollback restores the newest deploy's
 COPY_RETRIES = 5
 RESTARTS = ("upgraded", "restored", "restore_failed")  # states the agent restarts the server after
@@ -63,8 +67,10 @@ class Agent:
     # -- steps ------------------------------------------------------------------------------
     def deploy(self):
         changes = self.job.get("upgrade") or self.job.get("install")
+        self.log(f"deploy started: upgrade {self.job.get('upgrade') or '-'}, install {self.job.get('install') or '-'}")
         try:
             if changes:
+                self.start_upgrade()  # Odoo's code loads while the database is copied
                 self._set(state="deploying", step="backup")
                 self.backup()
             self._set(state="deploying", step="switch code")
@@ -73,14 +79,17 @@ class Agent:
                 self._set(step="upgrade")
                 self.upgrade()
         except AgentError as exc:
+            self.stop_upgrade()
             self.log(f"deploy failed: {exc}")
             self._set(error=str(exc))
             self.restore(reason=str(exc))
             return 1
         self._set(state="upgraded", step="restart", upgraded_at=now())
         self.restart_server()
-        if str(self.status.get("backup_path", "")).startswith(DATABASE_REF):
-            self.prune_backups()  # after the restart: dropping a database is off the deploy's path
+        backup = str(self.status.get("backup_path", ""))
+        if backup.startswith(DATABASE_REF):  # off the deploy's path, after the restart
+            self._set(backup_size=self.database_size(backup[len(DATABASE_REF):]))
+            self.prune_backups()
         return 0
 
     def restore(self, reason=""):
@@ -104,7 +113,7 @@ class Agent:
     def backup(self):
         copy = None if self.job.get("backup") == "dump" else self.copy_database()
         if copy:
-            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}", backup_size=self.database_size(copy))
+            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}")
             return
         path = self.job["backup_path"]
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
@@ -161,10 +170,8 @@ class Agent:
         result = self.psql(f"SELECT pg_database_size({literal(name)})", tuples=True)
         return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
 
-    def upgrade(self):
-        cmd = [
-            self.job["python"],
-            self.job["odoo_bin"],
+    def upgrade_cmd(self):
+        args = [
             f"--addons-path={self.job['addons_path']}",
             f"--data-dir={self.job['data_dir']}",
             "-d",
@@ -176,10 +183,51 @@ class Agent:
             *self.job.get("db_args", []),
         ]
         if self.job.get("upgrade"):
-            cmd += ["-u", ",".join(self.job["upgrade"])]
+            args += ["-u", ",".join(self.job["upgrade"])]
         if self.job.get("install"):
-            cmd += ["-i", ",".join(self.job["install"])]
-        self.run(cmd, "module upgrade", timeout=UPGRADE_TIMEOUT_S, check_log=True)
+            args += ["-i", ",".join(self.job["install"])]
+        runner = self.job.get("upgrade_process")  # models/delivery/odoo/upgrade_process.py
+        if not runner:
+            return [self.job["python"], self.job["odoo_bin"], *args]
+        refresh = ",".join(self.job.get("upgrade", []) + self.job.get("install", []))
+        return [self.job["python"], runner, self.job["odoo_bin"], f"--refresh={refresh}", "--wait", "--", *args]
+
+    def start_upgrade(self):
+        """The upgrade process, started ahead: it waits for ``go`` (see upgrade_process.py)."""
+        self.upgrade_process = None
+        if not self.job.get("upgrade_process"):
+            return
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            try:
+                self.upgrade_process = subprocess.Popen(
+                    self.upgrade_cmd(), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=self.pg_env()
+                )
+            except OSError as exc:
+                raise AgentError(f"module upgrade failed: {exc}") from exc
+
+    def stop_upgrade(self):
+        process = getattr(self, "upgrade_process", None)
+        if process and process.poll() is None:
+            process.stdin.close()  # without ``go`` it exits untouched; before ``go`` it touched
+            try:  # nothing, so it may as well be killed when still loading Odoo's code
+                process.wait(2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def upgrade(self):
+        process = getattr(self, "upgrade_process", None)
+        if not process:
+            self.run(self.upgrade_cmd(), "module upgrade", timeout=UPGRADE_TIMEOUT_S, check_log=True)
+            return
+        self.log(f"$ {' '.join(self.upgrade_cmd())}")
+        try:
+            process.stdin.write(b"go\n")
+            process.stdin.close()
+            returncode = process.wait(UPGRADE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            process.kill()
+            raise AgentError(f"module upgrade failed: {exc}") from exc
+        self.check_result("module upgrade", returncode, check_log=True)
 
     def restore_database(self):
         """Restore into a fresh database, then swap names: the live one is never half-restored."""
@@ -241,8 +289,11 @@ class Agent:
                 )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise AgentError(f"{what} failed: {exc}") from exc
-        if result.returncode != 0:
-            raise AgentError(f"{what} failed (exit code {result.returncode}): {self.last_error()}")
+        self.check_result(what, result.returncode, check_log)
+
+    def check_result(self, what, returncode, check_log=False):
+        if returncode != 0:
+            raise AgentError(f"{what} failed (exit code {returncode}): {self.last_error()}")
         if check_log and self.last_error(since_marker=True):
             raise AgentError(f"{what} logged errors: {self.last_error(since_marker=True)}")
 
@@ -255,7 +306,7 @@ class Agent:
         except OSError:
             return ""
         if since_marker:
-            starts = [i for i, line in enumerate(lines) if line.startswith("[agent] $ ")]
+            starts = [i for i, line in enumerate(lines) if COMMAND_LINE.match(line)]
             lines = lines[starts[-1] :] if starts else lines
         errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
         message = errors[-1].split(" ERROR ", 1)[-1].split(" CRITICAL ", 1)[-1].strip() if errors else ""
@@ -280,8 +331,11 @@ class Agent:
         return env
 
     def log(self, text):
+        """One line, stamped to the millisecond (UTC, as Odoo's own lines): the deploy's steps
+        can be timed from this log alone."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         with open(self.log_path, "a", encoding="utf-8") as handle:
-            handle.write(f"[agent] {text}\n")
+            handle.write(f"[agent] {stamp} {text}\n")
 
     def _read_status(self):
         try:
@@ -295,6 +349,8 @@ class Agent:
             # The server is restarted right after: only a server started since may report this
             # state (release.target.receipt), never the old one still answering meanwhile.
             values["restart_requested_at"] = time.time()
+        if values.get("step") and values.get("step") != self.status.get("step"):
+            self.log(f"step: {values['step']}")
         self.status.update(values, updated_at=now())
         tmp = self.status_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
@@ -321,27 +377,9 @@ def switch_link(link, target):
     os.replace(tmp, link)
 
 
-def check(db):
-    """What a deploy needs on this machine: the PostgreSQL tools on PATH and the database
-    reachable with the environment's settings (PGHOST, PGUSER, PGPASSWORD...). Prints one
-    JSON line; exit code 1 when something is missing."""
-    problems = [f"{tool} is not on PATH" for tool in PG_TOOLS if not shutil.which(tool)]
-    if not problems:
-        result = subprocess.run(
-            ["psql", "-w", "-X", "-tA", "-d", db, "-c", "SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
-        if result.returncode:
-            problems.append(f"psql cannot reach database {db}: {result.stderr.strip()}")
-        elif result.stdout.strip() != "t":
-            problems.append("the database role may not create databases (CREATEDB): restores need it")
-    sys.stdout.write(json.dumps({"python": sys.executable, "problems": problems}) + "\n")
-    return 1 if problems else 0
-
-
 def main(argv):
     if len(argv) == 3 and argv[1] == "check":
-        return check(argv[2])
+        return agent_check.check(argv[2])
     if len(argv) != 3 or argv[1] not in ("deploy", "restore"):
         sys.stderr.write("usage: agent.py deploy|restore JOB.json | check DB\n")
         return 64

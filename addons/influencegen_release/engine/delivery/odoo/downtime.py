@@ -7,6 +7,11 @@ when the database is closed to connections). A probe that does not answer 200 wi
 ``timeout`` (2 s) is a failure. Downtime is the time from a first failed probe to the first good one
 after it, summed over every outage of the deploy (a failed upgrade that restores restarts the
 server twice).
+
+At most ``max_in_flight`` probes (4) wait for an answer at once: a restarting server accepts
+connections before its registry is loaded, and each probe the client gave up on still takes a
+thread and a database connection there when it loads (dozens of them exhausted the PostgreSQL
+server's connections here). The sampling only slows while those probes wait.
 """
 
 import http.client
@@ -20,9 +25,10 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never 
 
 
 class DowntimeProbe:
-    def __init__(self, url, interval=0.2, timeout=2.0, path=PROBE_PATH):
+    def __init__(self, url, interval=0.2, timeout=2.0, path=PROBE_PATH, max_in_flight=4):
         self.url = url.rstrip("/") + path
         self.interval, self.timeout = interval, timeout
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self.samples = []  # (started, ok), appended by the probe threads
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,7 +66,8 @@ class DowntimeProbe:
 
     def _run(self):
         while not self._stop.is_set():
-            threading.Thread(target=self._probe, daemon=True).start()
+            if self._slots.acquire(timeout=self.timeout):
+                threading.Thread(target=self._probe, daemon=True).start()
             self._stop.wait(self.interval)
 
     def _probe(self):
@@ -73,3 +80,4 @@ class DowntimeProbe:
             ok = False
         with self._lock:
             self.samples.append((started, ok))
+        self._slots.release()

@@ -52,7 +52,7 @@ class Rehearsal(agent.Agent):
             self.run([*self._odoo("neutralize", rehearsal_db, data_dir)], "neutralize")
             self._set(step="upgrade")
             upgrade_started = time.monotonic()
-            self.run([*self._odoo(None, rehearsal_db, data_dir), *self._plan_args()], "rehearsed upgrade", timeout=agent.UPGRADE_TIMEOUT_S, check_log=True)
+            self.run(self._upgrade_cmd(rehearsal_db, data_dir), "rehearsed upgrade", timeout=agent.UPGRADE_TIMEOUT_S, check_log=True)
             self._set(upgrade_s=round(time.monotonic() - upgrade_started, 2), size_bytes=self._size(rehearsal_db))
             state, error = "passed", ""
         except agent.AgentError as exc:
@@ -82,6 +82,16 @@ class Rehearsal(agent.Agent):
             *([] if command else ["--stop-after-init", "--no-http", "--max-cron-threads=0", "--log-level=info"]),
             *job.get("db_args", []),
         ]  # fmt: skip
+
+    def _upgrade_cmd(self, database, data_dir):
+        """The deploy's own upgrade process when the target names it (upgrade_process.py: the
+        same module-list refresh and exit), so that the rehearsal times what the deploy runs."""
+        job = self.job
+        python, odoo_bin, *args = [*self._odoo(None, database, data_dir), *self._plan_args()]
+        if not job.get("upgrade_process"):
+            return [python, odoo_bin, *args]
+        refresh = ",".join(job.get("upgrade", []) + job.get("install", []))
+        return [python, job["upgrade_process"], odoo_bin, f"--refresh={refresh}", "--", *args]
 
     def _plan_args(self):
         args = []
