@@ -89,18 +89,23 @@ def parse_ns(stamp):
     return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
 
 
+def tls_config(tls):
+    """docker-py's TLS settings of ``{"ca": path, "cert": path, "key": path}``, or None."""
+    if not tls:
+        return None
+    return docker.tls.TLSConfig(client_cert=(tls["cert"], tls["key"]), ca_cert=tls["ca"], verify=True)
+
+
 class DockerRunner:
     def __init__(self, base_url, timeout=60, tls=None):
         """``tls``: ``{"ca": path, "cert": path, "key": path}`` for a tcp:// engine with --tlsverify."""
         self.base_url = base_url
+        self.tls = tls
         try:
-            tls_config = None
-            if tls:
-                tls_config = docker.tls.TLSConfig(client_cert=(tls["cert"], tls["key"]), ca_cert=tls["ca"], verify=True)
             # A fixed API version (Docker 20.10+) avoids a call at construction, so that the
             # environment's proxy and CA-bundle variables can be switched off first: an engine
             # is reached directly, and a TLS engine is verified against its own CA only.
-            self.client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=tls_config, version=API_VERSION)
+            self.client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=tls_config(tls), version=API_VERSION)
             self.client.api.trust_env = False
         except docker_errors.DockerException as exc:
             raise RunnerError(f"Docker engine {base_url} does not answer: {exc}") from exc
@@ -121,9 +126,16 @@ class DockerRunner:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
 
     def start(self, spec, inputs=()):
-        """Create and start the container; return its id. Without bind-mounted folders the
-        container gets the job volume of its name, and each tar of ``inputs`` (a file object:
-        members ``src/...`` and ``workspace/...``) is put into it before the start."""
+        """Create and start the container; return its id (``create``, then ``start_created``)."""
+        container_id = self.create(spec, inputs)
+        self.start_created(container_id, spec.name, volume=spec.name if spec.source_dir is None else None)
+        return container_id
+
+    def create(self, spec, inputs=()):
+        """Create the container, not started yet; return its id. Without bind-mounted folders
+        the container gets the job volume of its name, and each tar of ``inputs`` (a file
+        object: members ``src/...`` and ``workspace/...``) is put into it. The scheduler
+        creates a job's container this way ahead, while its host is full."""
         if spec.source_dir is None:
             volumes = dict(self._job_volume(spec), **spec.mounts)
         else:
@@ -141,11 +153,19 @@ class DockerRunner:
         try:
             for archive in inputs:
                 self.client.api.put_archive(container.id, JOB_ROOT, archive)
-            container.start()
         except (docker_errors.DockerException, OSError) as exc:
             self._discard(container.id, spec.name if spec.source_dir is None else None)
-            raise RunnerError(f"container {spec.name} did not start: {exc}") from exc
+            raise RunnerError(f"the files of container {spec.name} did not go in: {exc}") from exc
         return container.id
+
+    def start_created(self, container_id, name, volume=None):
+        """Start the container ``name`` that ``create`` made; one that does not start is
+        removed with its job volume ``volume``."""
+        try:
+            self.client.api.start(container_id)
+        except (docker_errors.DockerException, OSError) as exc:
+            self._discard(container_id, volume)
+            raise RunnerError(f"container {name} did not start: {exc}") from exc
 
     def _create(self, spec, volumes):
         try:
