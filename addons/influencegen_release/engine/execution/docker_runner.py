@@ -53,6 +53,7 @@ class ContainerSpec:
     pids: int = 256
     user: str = "1000:1000"
     mounts: dict = field(default_factory=dict)  # more bind mounts: {host path: {"bind": path, "mode": "ro"|"rw"}}
+    volume_folders: dict = field(default_factory=dict)  # more folders of the job volume: {name: {"bind": path, "mode": ...}}
 
 
 def task_limits(task):
@@ -217,6 +218,7 @@ class DockerRunner:
             spec.name: {"bind": JOB_ROOT, "mode": "rw"},
             f"{root}/src": {"bind": "/src", "mode": "ro"},
             f"{root}/workspace": {"bind": "/workspace", "mode": "rw"},
+            **{f"{root}/{folder}": mount for folder, mount in spec.volume_folders.items()},
         }
 
     def _discard(self, container_id, volume):
@@ -284,6 +286,21 @@ class DockerRunner:
             oom_killed=bool(data.get("OOMKilled")),
             error=data.get("Error") or "",
         )
+
+    def wait_exit(self, container_id, timeout):
+        """Wait for the container to end (Docker's wait API: no polling); killed after
+        ``timeout`` seconds. ``(state, timed_out)``, state None when it vanished."""
+        try:
+            self.client.api.wait(container_id, timeout=timeout)
+            timed_out = False
+        except docker_errors.NotFound:
+            return None, False
+        except (docker_errors.DockerException, OSError) as exc:  # requests' ReadTimeout is an OSError
+            if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
+                raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+            self.kill(container_id)
+            timed_out = True
+        return self.state(container_id), timed_out
 
     def kill(self, container_id):
         try:
