@@ -9,5 +9,6 @@ from . import release_run_api
 from . import release_action
 from . import release_scheduler
 from . import release_scheduler_start
+from . import release_scheduler_sweep
 from . import release_scheduler_index
 from . import release_scheduler_workers

@@ -260,6 +260,7 @@ class ReleaseScheduler(models.AbstractModel):
                     continue
                 self._follow_isolated(job, client, container_id)
             self._remove_orphans(client, containers)
+            self._sweep_dropped_databases(client)
             self.env["release.job"]._remove_orphan_volumes(client)
 
     def _follow_isolated(self, job, client, container_id):
