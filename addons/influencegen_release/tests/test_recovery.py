@@ -62,7 +62,7 @@ class TestRecovery(SchedulerCase):
         name = f"igr-{gone}-j1-a1"
         labels = {"influencegen.db": gone, "influencegen.job": "1", "influencegen.name": name}
         # Created, never started: what a start leaves when its database is dropped under it.
-        container_id = client.create(ContainerSpec(name=name, image=IMAGE, command="true", labels=labels))
+        container_id = client.create_container(ContainerSpec(name=name, image=IMAGE, command="true", labels=labels))
         self.addCleanup(client.remove_volume, name)
         self.addCleanup(client.remove, container_id)
         scheduler = self.env["release.scheduler"]

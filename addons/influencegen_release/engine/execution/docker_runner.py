@@ -127,12 +127,12 @@ class DockerRunner:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
 
     def start(self, spec, inputs=()):
-        """Create and start the container; return its id (``create``, then ``start_created``)."""
-        container_id = self.create(spec, inputs)
+        """Create and start the container; return its id (``create_container``, then ``start_created``)."""
+        container_id = self.create_container(spec, inputs)
         self.start_created(container_id, spec.name, volume=spec.name if spec.source_dir is None else None)
         return container_id
 
-    def create(self, spec, inputs=()):
+    def create_container(self, spec, inputs=()):
         """Create the container, not started yet; return its id. Without bind-mounted folders
         the container gets the job volume of its name, and each tar of ``inputs`` (a file
         object: members ``src/...`` and ``workspace/...``) is put into it. The scheduler
@@ -160,7 +160,7 @@ class DockerRunner:
         return container.id
 
     def start_created(self, container_id, name, volume=None):
-        """Start the container ``name`` that ``create`` made; one that does not start is
+        """Start the container ``name`` that ``create_container`` made; one that does not start is
         removed with its job volume ``volume``."""
         try:
             self.client.api.start(container_id)

@@ -22,7 +22,7 @@ class ReleaseSchedulerStart(models.AbstractModel):
     events) starting one is a single call. A job created ahead holds no slot; any server
     starts it, and the reconcile adopts one whose start died, drops one whose run ended."""
 
-    _inherit = "release.scheduler"
+    _inherit = "release.scheduler"  # pylint: disable=consider-merging-classes-inherited
 
     # -- steps ------------------------------------------------------------------------------
     def _busy_slots(self, runner_id):
@@ -118,7 +118,7 @@ class ReleaseSchedulerStart(models.AbstractModel):
                 spec = ContainerSpec(
                     name=name, image=task["image"], command=task["run"], labels=self._labels(job), env=env, **task_limits(task)
                 )
-                return job.runner_id._client().create(spec, job._job_inputs(stack))
+                return job.runner_id._client().create_container(spec, job._job_inputs(stack))
         except (RunnerError, GitSourceError, JobFileError, OSError, KeyError, ValueError) as exc:
             if getattr(exc, "conflict", False):  # started before, by a start that died: the reconcile adopts it
                 return None

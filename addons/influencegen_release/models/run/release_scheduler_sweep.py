@@ -20,7 +20,7 @@ class ReleaseSchedulerSweep(models.AbstractModel):
     engine whose database is not on this PostgreSQL server, not running, and older than ten
     minutes are removed with their job volumes."""
 
-    _inherit = "release.scheduler"
+    _inherit = "release.scheduler"  # pylint: disable=consider-merging-classes-inherited
 
     def _sweep_dropped_databases(self, client, age_s=FOREIGN_AGE_S, only=None):
         """Ids of the containers removed; ``only`` limits the sweep to one database (tests)."""

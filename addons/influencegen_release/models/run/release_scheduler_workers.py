@@ -46,7 +46,7 @@ class ReleaseSchedulerWorkers(models.AbstractModel):
 
     In tests (one shared test cursor) the worker's part runs in the tick's thread."""
 
-    _inherit = "release.scheduler"
+    _inherit = "release.scheduler"  # pylint: disable=consider-merging-classes-inherited
 
     # -- the loop: this process's scheduler ----------------------------------------------------
     @api.model
