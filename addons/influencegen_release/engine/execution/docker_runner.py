@@ -12,6 +12,7 @@ folders of its own (``source_dir``, ``workspace_dir``).
 """
 
 import calendar
+import functools
 import logging
 import time
 import warnings
@@ -84,10 +85,17 @@ def parse_ns(stamp):
         text = stamp.decode() if isinstance(stamp, bytes) else stamp
         text = text.rstrip("Z")
         whole, _dot, fraction = text.partition(".")
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        seconds = _epoch_seconds(whole)
+        return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
     except (ValueError, UnicodeDecodeError):
         return None
-    return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(whole):
+    """``time.strptime`` costs tens of microseconds, and a big log has a million lines that
+    share a few hundred seconds: each second is parsed once."""
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
 
 
 def tls_config(tls):
@@ -335,7 +343,7 @@ class DockerRunner:
             return 0
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"cannot read the log of {container_id[:12]}: {exc}") from exc
-        written, batch, skipped_at_cursor, pending = 0, [], 0, b""
+        written, batch, batched, skipped_at_cursor, pending = 0, [], 0, 0, b""
         for frame in stream:
             pending += frame
             *lines, pending = pending.split(b"\n")
@@ -355,8 +363,10 @@ class DockerRunner:
                 else:
                     cursor.ns, cursor.seen, skipped_at_cursor = ns, 1, 1
                 batch.append(text + b"\n")
-                if sum(map(len, batch)) >= LOG_BATCH_BYTES:
+                batched += len(text) + 1  # a running count: summing the batch per line is quadratic
+                if batched >= LOG_BATCH_BYTES:
                     written += self._flush(batch, write, masker)
+                    batched = 0
         if pending:  # a last line without newline
             stamp, _sep, text = pending.partition(b" ")
             ns = parse_ns(stamp)
