@@ -7,8 +7,9 @@ never start the same attempt twice (Docker refuses the second name).
 A job's files travel through the Docker API only (``engine/execution/job_files.py``): the
 container gets a volume of its own, named and labelled as it is, filled before the start with
 ``put_archive`` and read after the end with ``get_archive``, so a runner host shares no folder
-with the control plane. Built-in actions that run beside the control plane may still bind-mount
-folders of its own (``source_dir``, ``workspace_dir``).
+with the control plane. The built-in actions' tool containers (image scans, IaC plans and
+applies) send their folders the same way (``job_files.folder_archive``/``fetch_folder``);
+``source_dir``/``workspace_dir`` bind mounts remain for callers on the runner host itself.
 """
 
 import calendar
