@@ -8,6 +8,9 @@ job_overhead_ratio            a 1 s job through the product (trigger to run fini
                               the same image and command with a bare `docker run` (goal <= 1.05)
 job_overhead_ms_p50           the difference, in milliseconds
 trigger_to_start_s_p50        api_trigger returning -> the job's container started (goal <= 0.3)
+job_phases_ms_p50             where a single job's time goes, from Docker's events of its
+                              container: trigger -> create -> start -> die -> destroy -> the run
+                              seen finished by the bench (api_status polled every 50 ms)
 parallel_efficiency           8 one-second jobs at capacity 4: ideal 2 s / measured
 parallel_ratio_vs_bare        the same 8 jobs as 8 bare `docker run`, 4 at a time from a shell
                               (xargs -P4): bare time / product time (goal >= 0.95)
@@ -140,6 +143,38 @@ def wait(api, run_id, sample=None):
         time.sleep(0.05)
 
 
+class DockerEvents:
+    """Docker's own timestamps of the bench jobs' containers (create, start, die, destroy),
+    followed live: where a job's overhead goes, beside the trigger and the run's end."""
+
+    def __init__(self, db):
+        self.process = subprocess.Popen(
+            ["docker", "events", "--filter", "type=container", "--filter", f"label=influencegen.db={db}",
+             "--format", '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "influencegen.run"}}'],
+            stdout=subprocess.PIPE, text=True,
+        )
+        time.sleep(0.3)
+
+    def phases(self, api, rounds):
+        """Median milliseconds of trigger → create → start → die → destroy → run seen done."""
+        time.sleep(0.5)
+        self.process.terminate()
+        seen = {}
+        for line in self.process.communicate(timeout=10)[0].splitlines():
+            stamp, action, run = (line.split() + ["", "", ""])[:3]
+            seen.setdefault(run, {}).setdefault(action, int(stamp) / 1e9)
+        names = ("trigger_to_create", "create_to_start", "start_to_die", "die_to_destroy", "destroy_to_run_done")
+        spans = {name: [] for name in names}
+        for run_id, triggered, finished in rounds:
+            at = seen.get(str(run_id), {})
+            points = [triggered, at.get("create"), at.get("start"), at.get("die"), at.get("destroy"), finished]
+            if None in points:
+                continue
+            for name, begin, end in zip(names, points, points[1:], strict=False):
+                spans[name].append(end - begin)
+        return {name: round(statistics.median(values) * 1000) for name, values in spans.items() if values}
+
+
 def bench_runner():
     workdir = tempfile.mkdtemp(prefix="igr-bench-")
     server = Server(workdir)
@@ -153,12 +188,16 @@ def bench_runner():
         api.repository = api("release.repository", "create", {"name": "bench-repo", "url": repo.working_tree_dir})
         api("release.repository", "action_load_pipeline_file", [api.repository])
         bare_docker_run()  # warm the image cache for both sides
-        bare, product, to_start = [], [], []
+        bare, product, to_start, rounds = [], [], [], []
+        events = DockerEvents(DB)
         for _ in range(ROUNDS):
             bare.append(bare_docker_run())
-            run_id, started, _wall = push(api, repo, "sleep 1")
+            run_id, started, wall = push(api, repo, "sleep 1")
             to_start.append(wait_job_running(api, run_id) - started)
-            product.append(wait(api, run_id) - started)
+            done = wait(api, run_id) - started
+            product.append(done)
+            rounds.append((run_id, wall, wall + done))
+        phases = events.phases(api, rounds)
 
         runner = api("release.runner", "search", [("active", "=", True)])[0]
         api("release.runner", "write", [runner], {"capacity": 4})
@@ -183,6 +222,7 @@ def bench_runner():
             "bare_docker_run_s_p50": round(bare_p50, 3),
             "product_job_s_p50": round(product_p50, 3),
             "trigger_to_start_s_p50": round(statistics.median(to_start), 3),
+            "job_phases_ms_p50": phases,
             "parallel_efficiency": round(2.0 / parallel_s, 3),
             "parallel_8x1s_at_4_s": round(parallel_s, 3),
             "parallel_ratio_vs_bare": round(bare_parallel_s / parallel_s, 3),

@@ -14,9 +14,10 @@ import os
 import pathlib
 import re
 import shutil
+import subprocess
 
 from devstack import ROOT
-from devstack.odoo_server import Api
+from devstack.odoo_server import DB, Api
 from devstack.repository import init_repository
 
 from .repos import make_user
@@ -214,3 +215,7 @@ def test_plan_review_apply_refusal_parity_and_rollback(server, workdir):
     [dev] = deployments(api, "it-iac-dev")
     assert (dev["outcome"], dev["commit_sha"], dev["is_rollback"]) == ("deployed", good, False)
     assert read_target(folders["dev"])["web1/etc/odoo.conf"] == "[options]\nworkers = 1\n# dev\n"
+    # Ansible saw its files through its job volume only (put_archive/get_archive): each tool
+    # run's volume went with its container.
+    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=influencegen.iac={DB}"], capture_output=True, text=True, check=True)
+    assert not volumes.stdout.split(), volumes.stdout

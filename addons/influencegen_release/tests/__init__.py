@@ -30,3 +30,4 @@ from . import test_schedule_servers
 from . import test_run_graph
 from . import test_run_graph_tour
 from . import test_environment_board
+from . import test_deploy_adoption

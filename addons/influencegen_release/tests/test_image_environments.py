@@ -1,11 +1,11 @@
 import json
+import os
 import shutil
 import tempfile
 
 from odoo.tests import tagged
 
 from ..engine.delivery.image.registry import RegistryError
-from ..engine.execution import workspace
 from ..engine.execution.docker_runner import ContainerSpec
 from .common import ReleaseCase
 
@@ -78,15 +78,21 @@ class TestImageEnvironments(ReleaseCase):
         )
 
     def test_a_scanner_container_runs_to_its_end_limited(self):
-        """image.scan's container (real Docker): exit code and output come back, it is removed."""
+        """image.scan's container (real Docker): its /src and its report travel through the
+        Docker API (no folder of the control plane is mounted); exit code and output come
+        back, it is removed with its volume."""
         client = self.env["release.runner"].search([], limit=1)._client()
         root = tempfile.mkdtemp(prefix="igr-odoo-scan-")
         self.addCleanup(shutil.rmtree, root, True)
+        with open(os.path.join(root, "image.tar"), "w", encoding="utf-8") as handle:
+            handle.write("layers\n")
         name = f"igr-{self.env.cr.dbname}-scan-test"
-        source, work = workspace.prepare(root, name)
         spec = ContainerSpec(
-            name=name, image=self.env["release.settings"]._get("default_image"), command="echo scanned; exit 3",
-            labels={"influencegen.scan": "test"}, source_dir=source, workspace_dir=work, memory_mb=64, cpus=0.5, pids=32,
+            name=name, image=self.env["release.settings"]._get("default_image"),
+            command="cat /src/image.tar > /workspace/trivy.json; echo scanned; exit 3",
+            labels={"influencegen.scan": "test"}, memory_mb=64, cpus=0.5, pids=32,
         )  # fmt: skip
-        self.assertEqual(self.env["release.action.image"]._run_to_end(client, spec, 60), (3, "scanned"))
+        result = self.env["release.action.image"]._run_to_end(client, spec, 60, root, "trivy.json")
+        self.assertEqual(result, (3, "scanned", b"layers\n"))
+        self.assertFalse(client.volumes({"influencegen.scan": "test"}))
         self.assertEqual(client.find({"influencegen.scan": "test"}), {})

@@ -1,3 +1,4 @@
+import uuid
 from datetime import timedelta
 
 from odoo import fields
@@ -54,3 +55,18 @@ class TestRecovery(SchedulerCase):
         self.runner._client().remove(job.container_id)
         self.tick_until(lambda: run.state == "failed")
         self.assertEqual(job.failure_reason, "the container vanished (removed outside the scheduler)")
+
+    def test_containers_of_a_dropped_database_are_swept(self):
+        client = self.runner._client()
+        gone = f"igr_dropped_{uuid.uuid4().hex[:8]}"
+        name = f"igr-{gone}-j1-a1"
+        labels = {"influencegen.db": gone, "influencegen.job": "1", "influencegen.name": name}
+        # Created, never started: what a start leaves when its database is dropped under it.
+        container_id = client.create_container(ContainerSpec(name=name, image=IMAGE, command="true", labels=labels))
+        self.addCleanup(client.remove_volume, name)
+        self.addCleanup(client.remove, container_id)
+        scheduler = self.env["release.scheduler"]
+        self.assertEqual(scheduler._sweep_dropped_databases(client, only=gone), [], "too recent: it may be another cluster's")
+        self.assertEqual(scheduler._sweep_dropped_databases(client, age_s=0, only=gone), [container_id])
+        self.assertIsNone(client.state(container_id))
+        self.assertFalse(client.volumes({"influencegen.db": gone}))

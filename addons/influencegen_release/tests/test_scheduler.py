@@ -183,15 +183,43 @@ class TestScheduler(SchedulerCase):
             + "".join(f"        - {{name: J{i}, key: j{i}, run: 'sleep 1'}}\n" for i in range(3)),
         )
         run = self.trigger()
-        peak = 0
+        peak, ahead, created = 0, 0, set()
 
         def done():
-            nonlocal peak
-            peak = max(peak, len(run.job_ids.filtered(lambda j: j.state in ("starting", "running"))))
+            nonlocal peak, ahead
+            live = run.job_ids.filtered(lambda j: j.state in ("starting", "running"))
+            peak = max(peak, len(live.filtered(lambda j: not j.ahead)))  # what holds a slot
+            ahead = max(ahead, len(live.filtered("ahead")))
+            client = self.runner._client()
+            created.update(j.task_key for j in live if j.ahead == "ready" and client.state(j.container_id).status == "created")
             return run.state == "succeeded"
 
         self.tick_until(done, timeout=60)
         self.assertEqual(peak, 1)
+        # While the host is full, the next job's container is created (files in), not started.
+        self.assertEqual(ahead, 1)
+        self.assertTrue(created)
+        self.assertFalse(run.job_ids.filtered("ahead"))
+
+    def test_a_job_created_ahead_is_dropped_when_its_run_is_cancelled(self):
+        self.runner.capacity = 1
+        self.make_pipeline(
+            "PL-T-AHEAD",
+            "    - name: Wide\n      tasks:\n"
+            "        - {name: Long, key: long, run: 'sleep 60'}\n"
+            "        - {name: Next, key: next, run: 'echo never'}\n",
+        )
+        run = self.trigger()
+        self.tick_until(lambda: self.job(run, "next").ahead == "ready")
+        self.assertEqual(self.job(run, "long").state, "running")
+        volumes = self.runner._client().volumes({"influencegen.db": self.env.cr.dbname, "influencegen.run": str(run.id)})
+        self.assertIn(self.job(run, "next").container_name, volumes, "its files are in its volume already")
+        run.with_user(self.developer).action_cancel()
+        self.tick_until(lambda: run.state == "cancelled")
+        self.assertEqual(self.job(run, "next").state, "cancelled")
+        self.assertNotIn("never", self.job(run, "next").log_tail or "")
+        self.assertFalse(self.containers(run))
+        self.assertFalse(self.runner._client().volumes({"influencegen.db": self.env.cr.dbname, "influencegen.run": str(run.id)}))
 
     def test_run_pipeline_from_the_backend_resolves_the_branch_head(self):
         pipeline = self.make_pipeline("PL-T-UI", "    - name: One\n      tasks:\n        - {name: A, key: a, run: 'true'}\n")

@@ -7,11 +7,13 @@ never start the same attempt twice (Docker refuses the second name).
 A job's files travel through the Docker API only (``engine/execution/job_files.py``): the
 container gets a volume of its own, named and labelled as it is, filled before the start with
 ``put_archive`` and read after the end with ``get_archive``, so a runner host shares no folder
-with the control plane. Built-in actions that run beside the control plane may still bind-mount
-folders of its own (``source_dir``, ``workspace_dir``).
+with the control plane. The built-in actions' tool containers (image scans, IaC plans and
+applies) send their folders the same way (``job_files.folder_archive``/``fetch_folder``);
+``source_dir``/``workspace_dir`` bind mounts remain for callers on the runner host itself.
 """
 
 import calendar
+import functools
 import logging
 import time
 import warnings
@@ -53,6 +55,7 @@ class ContainerSpec:
     pids: int = 256
     user: str = "1000:1000"
     mounts: dict = field(default_factory=dict)  # more bind mounts: {host path: {"bind": path, "mode": "ro"|"rw"}}
+    volume_folders: dict = field(default_factory=dict)  # more folders of the job volume: {name: {"bind": path, "mode": ...}}
 
 
 def task_limits(task):
@@ -83,24 +86,36 @@ def parse_ns(stamp):
         text = stamp.decode() if isinstance(stamp, bytes) else stamp
         text = text.rstrip("Z")
         whole, _dot, fraction = text.partition(".")
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        seconds = _epoch_seconds(whole)
+        return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
     except (ValueError, UnicodeDecodeError):
         return None
-    return seconds * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+@functools.lru_cache(maxsize=256)
+def _epoch_seconds(whole):
+    """``time.strptime`` costs tens of microseconds, and a big log has a million lines that
+    share a few hundred seconds: each second is parsed once."""
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+
+
+def tls_config(tls):
+    """docker-py's TLS settings of ``{"ca": path, "cert": path, "key": path}``, or None."""
+    if not tls:
+        return None
+    return docker.tls.TLSConfig(client_cert=(tls["cert"], tls["key"]), ca_cert=tls["ca"], verify=True)
 
 
 class DockerRunner:
     def __init__(self, base_url, timeout=60, tls=None):
         """``tls``: ``{"ca": path, "cert": path, "key": path}`` for a tcp:// engine with --tlsverify."""
         self.base_url = base_url
+        self.tls = tls
         try:
-            tls_config = None
-            if tls:
-                tls_config = docker.tls.TLSConfig(client_cert=(tls["cert"], tls["key"]), ca_cert=tls["ca"], verify=True)
             # A fixed API version (Docker 20.10+) avoids a call at construction, so that the
             # environment's proxy and CA-bundle variables can be switched off first: an engine
             # is reached directly, and a TLS engine is verified against its own CA only.
-            self.client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=tls_config, version=API_VERSION)
+            self.client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=tls_config(tls), version=API_VERSION)
             self.client.api.trust_env = False
         except docker_errors.DockerException as exc:
             raise RunnerError(f"Docker engine {base_url} does not answer: {exc}") from exc
@@ -121,9 +136,16 @@ class DockerRunner:
             raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
 
     def start(self, spec, inputs=()):
-        """Create and start the container; return its id. Without bind-mounted folders the
-        container gets the job volume of its name, and each tar of ``inputs`` (a file object:
-        members ``src/...`` and ``workspace/...``) is put into it before the start."""
+        """Create and start the container; return its id (``create_container``, then ``start_created``)."""
+        container_id = self.create_container(spec, inputs)
+        self.start_created(container_id, spec.name, volume=spec.name if spec.source_dir is None else None)
+        return container_id
+
+    def create_container(self, spec, inputs=()):
+        """Create the container, not started yet; return its id. Without bind-mounted folders
+        the container gets the job volume of its name, and each tar of ``inputs`` (a file
+        object: members ``src/...`` and ``workspace/...``) is put into it. The scheduler
+        creates a job's container this way ahead, while its host is full."""
         if spec.source_dir is None:
             volumes = dict(self._job_volume(spec), **spec.mounts)
         else:
@@ -141,11 +163,19 @@ class DockerRunner:
         try:
             for archive in inputs:
                 self.client.api.put_archive(container.id, JOB_ROOT, archive)
-            container.start()
         except (docker_errors.DockerException, OSError) as exc:
             self._discard(container.id, spec.name if spec.source_dir is None else None)
-            raise RunnerError(f"container {spec.name} did not start: {exc}") from exc
+            raise RunnerError(f"the files of container {spec.name} did not go in: {exc}") from exc
         return container.id
+
+    def start_created(self, container_id, name, volume=None):
+        """Start the container ``name`` that ``create_container`` made; one that does not start is
+        removed with its job volume ``volume``."""
+        try:
+            self.client.api.start(container_id)
+        except (docker_errors.DockerException, OSError) as exc:
+            self._discard(container_id, volume)
+            raise RunnerError(f"container {name} did not start: {exc}") from exc
 
     def _create(self, spec, volumes):
         try:
@@ -197,6 +227,7 @@ class DockerRunner:
             spec.name: {"bind": JOB_ROOT, "mode": "rw"},
             f"{root}/src": {"bind": "/src", "mode": "ro"},
             f"{root}/workspace": {"bind": "/workspace", "mode": "rw"},
+            **{f"{root}/{folder}": mount for folder, mount in spec.volume_folders.items()},
         }
 
     def _discard(self, container_id, volume):
@@ -265,6 +296,21 @@ class DockerRunner:
             error=data.get("Error") or "",
         )
 
+    def wait_exit(self, container_id, timeout):
+        """Wait for the container to end (Docker's wait API: no polling); killed after
+        ``timeout`` seconds. ``(state, timed_out)``, state None when it vanished."""
+        try:
+            self.client.api.wait(container_id, timeout=timeout)
+            timed_out = False
+        except docker_errors.NotFound:
+            return None, False
+        except (docker_errors.DockerException, OSError) as exc:  # requests' ReadTimeout is an OSError
+            if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
+                raise RunnerError(f"Docker engine {self.base_url} does not answer: {exc}") from exc
+            self.kill(container_id)
+            timed_out = True
+        return self.state(container_id), timed_out
+
     def kill(self, container_id):
         try:
             self.client.api.kill(container_id)
@@ -298,7 +344,7 @@ class DockerRunner:
             return 0
         except (docker_errors.DockerException, OSError) as exc:
             raise RunnerError(f"cannot read the log of {container_id[:12]}: {exc}") from exc
-        written, batch, skipped_at_cursor, pending = 0, [], 0, b""
+        written, batch, batched, skipped_at_cursor, pending = 0, [], 0, 0, b""
         for frame in stream:
             pending += frame
             *lines, pending = pending.split(b"\n")
@@ -318,8 +364,10 @@ class DockerRunner:
                 else:
                     cursor.ns, cursor.seen, skipped_at_cursor = ns, 1, 1
                 batch.append(text + b"\n")
-                if sum(map(len, batch)) >= LOG_BATCH_BYTES:
+                batched += len(text) + 1  # a running count: summing the batch per line is quadratic
+                if batched >= LOG_BATCH_BYTES:
                     written += self._flush(batch, write, masker)
+                    batched = 0
         if pending:  # a last line without newline
             stamp, _sep, text = pending.partition(b" ")
             ns = parse_ns(stamp)

@@ -13,7 +13,9 @@ relative to /workspace, the form ``workspace_archive`` takes back.
 """
 
 import io
+import os
 import posixpath
+import shutil
 import tarfile
 
 from ..source.git_source import archive as git_archive
@@ -110,6 +112,50 @@ def save_tree(runner, container_id, paths, fileobj, max_bytes=MAX_TREE_BYTES):
                         member.linkname = posixpath.join(parent, member.linkname) if parent else member.linkname
                     out.addfile(member, data)
     return missing
+
+
+def folder_archive(path, prefix, fileobj, uid=0):
+    """Write the tar of the local folder ``path`` as ``prefix/...`` (for ``DockerRunner.start``'s
+    inputs), every member owned by ``uid`` and readable by all (the job's user reads a
+    root-owned ``src/``): built-in actions send their folders this way."""
+
+    def owned(member):
+        member.uid = member.gid = uid
+        member.uname = member.gname = ""
+        member.mode |= 0o555 if member.isdir() else 0o444
+        return member
+
+    with tarfile.open(fileobj=fileobj, mode="w") as out:
+        out.add(path, arcname=prefix, filter=owned)
+
+
+def fetch_folder(runner, container_id, path, dest):
+    """Replace the local folder ``dest`` by the folder ``path`` of the ended container (read
+    with ``get_archive``), owners and modes kept; members are checked as ``save_tree`` checks
+    them. Returns False when ``path`` does not exist in the container."""
+    found = runner.get_archive(container_id, path)
+    if found is None:
+        return False
+    fresh, old = f"{dest}.igr-new", f"{dest}.igr-old"
+    for leftover in (fresh, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    os.makedirs(fresh)
+    top = posixpath.basename(path.rstrip("/"))
+    with tarfile.open(fileobj=_ChunkReader(found[0]), mode="r|") as archive:
+        for member in archive:
+            _check_member(member)
+            name = posixpath.normpath(member.name)
+            if name != top and not name.startswith(f"{top}/"):
+                raise JobFileError(f"refusing archive member {member.name!r} of {path}")
+            member.name = "." if name == top else name[len(top) + 1 :]
+            if member.islnk():
+                member.linkname = posixpath.normpath(member.linkname)[len(top) + 1 :]
+            archive.extract(member, fresh, numeric_owner=True)
+    if os.path.lexists(dest):
+        os.rename(dest, old)
+    os.rename(fresh, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return True
 
 
 def _owned(member, kind=None):

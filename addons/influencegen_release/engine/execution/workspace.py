@@ -1,7 +1,7 @@
 """Folders on the control plane's own machine: the exact commit exported read-only, and a
-writable workspace, bind-mounted by the built-in actions that run a tool container beside the
-control plane (image scans, IaC plans). Pipeline jobs never use them: their files travel
-through the Docker API (``job_files.py``), so a runner host needs no folder of ours.
+writable workspace, used by built-in actions on the control plane's side. No container mounts
+them: what a tool container needs of them travels through the Docker API (``job_files.py``),
+so a runner host needs no folder of ours.
 
 ``<root>/<job>/src`` holds ``git archive`` of the commit (mounted read-only at /src);
 ``<root>/<job>/workspace`` is the container's working directory, where reports land.

@@ -8,5 +8,7 @@ from . import release_job_lease
 from . import release_run_api
 from . import release_action
 from . import release_scheduler
+from . import release_scheduler_start
+from . import release_scheduler_sweep
 from . import release_scheduler_index
 from . import release_scheduler_workers

@@ -35,6 +35,7 @@ UNCLAIMED = {
     "claim_token": False,
     "claimed_at": False,
     "container_id": False,
+    "ahead": False,
     "deadline_at": False,
     "log_cursor_ns": False,
     "log_cursor_seen": 0,
@@ -82,6 +83,12 @@ class ReleaseJob(models.Model):
     claim_token = fields.Char(readonly=True, copy=False)
     container_id = fields.Char(readonly=True, copy=False)
     container_name = fields.Char(readonly=True, copy=False)
+    ahead = fields.Selection(
+        [("preparing", "Being created ahead"), ("ready", "Created ahead")],
+        readonly=True,
+        copy=False,
+        help="A claimed job whose container is created (files in) while its host is full; it starts when a slot frees.",
+    )
     claimed_at = fields.Datetime(readonly=True)
     started_at = fields.Datetime(readonly=True)
     finished_at = fields.Datetime(readonly=True)
@@ -162,7 +169,7 @@ class ReleaseJob(models.Model):
         without a container) handed to a worker of the scheduler. Both must end by the task's
         timeout; a checklist waits for people as long as it takes."""
         now = fields.Datetime.now()
-        vals = {"state": "running", "started_at": now, "log_dir": self._log_dir()}
+        vals = {"state": "running", "started_at": now, "log_dir": self._log_dir(), "ahead": False}
         if self.mode != "checklist":
             vals["deadline_at"] = now + timedelta(seconds=self._spec()["timeout"])
         if container_id:

@@ -3,16 +3,13 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from ...engine.execution.docker_runner import ContainerSpec, RunnerError, task_limits
-from ...engine.execution.job_files import JobFileError
-from ...engine.source.git_source import GitSourceError
+from ...engine.execution.docker_runner import RunnerError
 from ...engine.vocabulary import RUN_TERMINAL
 from .release_job_lease import TRANSIENT_RETRIES, backoff_s, transient
 
@@ -58,20 +55,27 @@ class ReleaseScheduler(models.AbstractModel):
             self._guarded("_recover_builtin", job_id)
         self._advance_runs()
         self._hand_over_builtins()
-        claimed = [claim for runner_id in self._step("_runner_ids") for claim in self._step("_claim", runner_id)]
-        if len(claimed) > 1 and getattr(self.env.registry, "test_cr", None) is None:
-            with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
-                for future in [pool.submit(self._start_step, *claim) for claim in claimed]:
-                    future.result()
-        else:
-            for claim in claimed:
-                self._start_step(*claim)
+        runner_ids = self._step("_runner_ids")
+        for runner_id in runner_ids:  # containers created ahead take the free slots first
+            self._guarded("_start_ready", runner_id)
+        self._start_all("_start", [claim for runner_id in runner_ids for claim in self._step("_claim", runner_id)])
+        self._start_all("_prepare", [claim for rid in runner_ids for claim in self._guarded("_claim_ahead", rid) or []])
         self._advance_runs()
         return self._step("_has_work")
 
-    def _start_step(self, job_id, token):
+    def _start_all(self, method, claimed):
+        """``method`` (``_start`` or ``_prepare``) of each claim, side by side outside tests."""
+        if len(claimed) > 1 and getattr(self.env.registry, "test_cr", None) is None:
+            with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
+                for future in [pool.submit(self._start_step, *claim, method=method) for claim in claimed]:
+                    future.result()
+        else:
+            for claim in claimed:
+                self._start_step(*claim, method=method)
+
+    def _start_step(self, job_id, token, method="_start"):
         try:
-            self._step("_start", job_id, token)
+            self._step(method, job_id, token)
         except Exception as exc:  # one job's start must not stop the others
             _logger.exception("starting job %s failed", job_id)
             if not transient(exc):  # the job's own data is broken (a transient error: the reconcile recovers it)
@@ -178,20 +182,28 @@ class ReleaseScheduler(models.AbstractModel):
         if not cr.fetchone():
             return []
         runner = self.env["release.runner"].browse(runner_id)
-        cr.execute("SELECT count(*) FROM release_job WHERE runner_id = %s AND state IN ('starting', 'running')", [runner_id])
-        busy = cr.fetchone()[0]
-        free = runner.capacity - busy
+        free = runner.capacity - self._busy_slots(runner_id)
         if free <= 0:
             return []
+        claimed = []
+        for job in self.env["release.job"].browse(self._eligible(runner, free)):
+            token = uuid.uuid4().hex
+            job._set_claimed(runner, token)
+            claimed.append((job.id, token))
+        return claimed
+
+    def _eligible(self, runner, limit):
+        """Ids of up to ``limit`` queued container jobs that ``runner``'s labels allow, in queue
+        order, locked (SKIP LOCKED: another claimer's are left to it)."""
+        cr = self.env.cr
         cr.execute(
             """SELECT id, required_labels FROM release_job WHERE state = 'queued' AND mode = 'run'
                ORDER BY run_id, stage_sequence, sequence, id"""
         )
-        queued = cr.fetchall()
         labels = runner._label_set()
         eligible = [
             job_id
-            for job_id, required in queued
+            for job_id, required in cr.fetchall()
             if {x.strip() for x in (required or "").split(",") if x.strip()} <= labels
         ]
         if not eligible:
@@ -199,41 +211,27 @@ class ReleaseScheduler(models.AbstractModel):
         cr.execute(
             """SELECT id FROM release_job WHERE id = ANY(%s) AND state = 'queued'
                ORDER BY run_id, stage_sequence, sequence, id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            [eligible, free],
+            [eligible, limit],
         )
-        claimed = []
-        for job in self.env["release.job"].browse([row[0] for row in cr.fetchall()]):
-            token = uuid.uuid4().hex
-            job._set_claimed(runner, token)
-            claimed.append((job.id, token))
-        return claimed
+        return [row[0] for row in cr.fetchall()]
 
     def _start(self, job_id, token):
+        job = self._locked_claim(job_id, token)
+        container_id = job and self._create_container(job)
+        if container_id and self._start_container(job, container_id):
+            job._start(container_id)
+
+    def _locked_claim(self, job_id, token, ahead=False):
+        """The job claimed with ``token``, locked for this transaction (nobody else starts
+        it meanwhile), or None."""
         cr = self.env.cr
         cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
         if not cr.fetchone()[0]:
-            return
-        cr.execute("SELECT state, claim_token FROM release_job WHERE id = %s FOR UPDATE", [job_id])
-        if cr.fetchone() != ("starting", token):
-            return
-        job = self.env["release.job"].browse(job_id)
-        task = job._spec()
-        name = job._container_name()
-        try:
-            with ExitStack() as stack:  # the job's files go in through the Docker API (release_job_files)
-                secrets = job._secrets()
-                env = dict(task["env"], **secrets, **self._job_env(job))
-                spec = ContainerSpec(
-                    name=name, image=task["image"], command=task["run"], labels=self._labels(job), env=env, **task_limits(task)
-                )
-                container_id = job.runner_id._client().start(spec, job._job_inputs(stack))
-        except (RunnerError, GitSourceError, JobFileError, OSError, KeyError, ValueError) as exc:
-            if getattr(exc, "conflict", False):  # started before, by a start that died: the reconcile adopts it
-                return
-            # A KeyError's text is its key quoted; the key alone reads better as a reason.
-            job._fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
-            return
-        job._start(container_id)
+            return None
+        cr.execute("SELECT state, claim_token, ahead FROM release_job WHERE id = %s FOR UPDATE", [job_id])
+        if cr.fetchone() != ("starting", token, "preparing" if ahead else None):
+            return None
+        return self.env["release.job"].browse(job_id)
 
     def _reconcile(self):
         """Compare running jobs with the containers Docker has, by label, on every runner."""
@@ -247,6 +245,7 @@ class ReleaseScheduler(models.AbstractModel):
                     runner.last_error = str(exc)
                 continue
             self._mark_seen(runner)
+            self._watch_events(client)
             self.env.cr.execute(
                 """SELECT id FROM release_job WHERE runner_id = %s AND state IN ('starting', 'running')
                    ORDER BY id FOR UPDATE SKIP LOCKED""",
@@ -261,6 +260,7 @@ class ReleaseScheduler(models.AbstractModel):
                     continue
                 self._follow_isolated(job, client, container_id)
             self._remove_orphans(client, containers)
+            self._sweep_dropped_databases(client)
             self.env["release.job"]._remove_orphan_volumes(client)
 
     def _follow_isolated(self, job, client, container_id):
@@ -345,27 +345,6 @@ class ReleaseScheduler(models.AbstractModel):
                     _logger.warning("orphan container %s: %s", container_id[:12], exc)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _job_env(self, job):
-        run = job.run_id
-        return {
-            "IGR_RUN_ID": str(run.id),
-            "IGR_JOB_ID": str(job.id),
-            "IGR_PIPELINE": run.pipeline_id.code,
-            "IGR_REF": run.ref,
-            "IGR_SHA": run.commit_sha or "",
-            "IGR_ATTEMPT": str(job.attempt),
-            "HOME": "/workspace/.home",
-        }
-
-    def _labels(self, job):
-        return {
-            "influencegen.db": self.env.cr.dbname,
-            "influencegen.run": str(job.run_id.id),
-            "influencegen.job": str(job.id),
-            "influencegen.attempt": str(job.attempt),
-            "influencegen.name": job._container_name(),
-        }
-
     def _mark_seen(self, runner):
         now = fields.Datetime.now()
         if runner.last_error or not runner.last_seen_at or now - runner.last_seen_at > timedelta(seconds=30):

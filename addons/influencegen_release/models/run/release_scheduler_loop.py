@@ -10,10 +10,13 @@ import time
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 
+from ...engine.execution.docker_events import EventWatcher
+
 _logger = logging.getLogger(__name__)
 
 CHANNEL = "igr_scheduler"  # NOTIFY payload: the database whose scheduler has work
-BUSY_WAIT_S = 0.1  # while work is live: logs copied and timeouts enforced this often at least
+BUSY_WAIT_S = 0.1  # while work is live and an engine's events are not followed: the poll
+WATCHED_WAIT_S = 1.0  # while every engine's events are followed: logs copied, timeouts enforced this often
 IDLE_WAIT_S = 30  # with nothing live: a tick this often anyway (the cron is the safety net)
 _LOOPS = {}  # (database, pid) -> Loop
 _LOOPS_LOCK = threading.Lock()
@@ -28,15 +31,27 @@ def loop_of(db_name):
         return _LOOPS[key]
 
 
+def running_loop(db_name):
+    """This process's loop for ``db_name`` if one runs, else None."""
+    with _LOOPS_LOCK:
+        return _LOOPS.get((db_name, os.getpid()))
+
+
 class Loop:
     """This process's scheduler for one database: a daemon thread ticking while work is live
     and sleeping on PostgreSQL's LISTEN otherwise, so a push, a cancel, an approval or a
     finished built-in job on *any* server wakes every server at once. Several servers each
     run one; claims and locks (SKIP LOCKED) keep them from doing the same work twice, and
-    none waits for another's tick (the cron's row lock is held only to start the loop)."""
+    none waits for another's tick (the cron's row lock is held only to start the loop).
+
+    Each Docker engine's events are followed too (``watch``): a job's container that ends
+    wakes the loop at once, so the job is collected and the next queued one started in the
+    same tick; the poll then only copies logs and enforces timeouts, and stays the safety
+    net when an event is lost."""
 
     def __init__(self, db_name):
         self.db_name = db_name
+        self._watchers = {}  # engine key -> EventWatcher
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._run, name=f"igr-scheduler-{db_name}", daemon=True)
@@ -45,6 +60,21 @@ class Loop:
     def wake(self):
         with contextlib.suppress(BlockingIOError):  # already woken: the pipe is full
             os.write(self._wake_w, b"x")
+
+    def watch(self, key, base_url, tls=None):
+        """Follow the events of the engine ``key`` (at ``base_url``) from now on, if not yet."""
+        watcher = self._watchers.get(key)
+        if watcher is None or not watcher.alive():
+            labels = {"influencegen.db": self.db_name}
+            name = f"igr-docker-events-{self.db_name}"
+            self._watchers[key] = EventWatcher(base_url, labels, self._on_event, tls, name=name)
+
+    def watching(self):
+        """True when the events of every engine watched are being followed now."""
+        return bool(self._watchers) and all(w.connected.is_set() for w in self._watchers.values())
+
+    def _on_event(self, _event):
+        self.wake()
 
     def _run(self):
         threading.current_thread().dbname = self.db_name
@@ -56,7 +86,8 @@ class Loop:
             connection = listen._cnx
             while True:
                 busy = self._tick()
-                ready, _w, _x = select.select([connection, self._wake_r], [], [], BUSY_WAIT_S if busy else IDLE_WAIT_S)
+                wait = (WATCHED_WAIT_S if self.watching() else BUSY_WAIT_S) if busy else IDLE_WAIT_S
+                ready, _w, _x = select.select([connection, self._wake_r], [], [], wait)
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
                 if connection in ready:
@@ -67,6 +98,8 @@ class Loop:
         finally:
             with _LOOPS_LOCK:
                 _LOOPS.pop((self.db_name, os.getpid()), None)
+            for watcher in self._watchers.values():
+                watcher.close()
             listen.close()
 
     def _tick(self):

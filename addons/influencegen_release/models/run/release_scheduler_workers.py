@@ -21,7 +21,7 @@ from ...engine.execution.worker_pool import WorkerPool
 from .release_action import ActionError
 from .release_job_lease import HEARTBEAT_S, TRANSIENT_RETRIES, backoff_s, transient
 from .release_scheduler import TICK_BUDGET_S
-from .release_scheduler_loop import CHANNEL, loop_of
+from .release_scheduler_loop import CHANNEL, loop_of, running_loop
 
 _logger = logging.getLogger(__name__)
 
@@ -69,6 +69,13 @@ class ReleaseSchedulerWorkers(models.AbstractModel):
 
     def _loop(self):
         return loop_of(self.env.cr.dbname)
+
+    def _watch_events(self, client):
+        """The loop of this process follows ``client``'s engine's events (a container that
+        ends wakes it); without a loop (tests, scripts) the poll alone does."""
+        loop = running_loop(self.env.cr.dbname) if self._loop_allowed() else None
+        if loop is not None:
+            loop.watch((client.base_url, repr(client.tls)), client.base_url, client.tls)
 
     def _loop_allowed(self):
         """Loops run in serving processes only: not in tests (one shared cursor), not in a

@@ -3,9 +3,10 @@
 Why a container and not the control plane's own process: a playbook is code from the
 repository. In the runner image (``influencegen/runner-iac``) it runs as uid 1000 with a
 read-only root, no capabilities, CPU, memory and pid limits, a wall-clock timeout and no
-network at all, so it reaches nothing but what is mounted: the commit at ``/src`` (read-only),
-its workspace at ``/workspace`` and the environment's infrastructure folder at ``/target``
-(read-write to apply, read-only to plan and to gather facts). Hosts of the inventory use
+network at all, so it reaches nothing but its job volume: the commit at ``/src`` (read-only), its
+workspace at ``/workspace`` and a copy of the environment's infrastructure folder at
+``/target`` (read-write to apply, and then copied back; read-only to plan and to gather
+facts), all sent and read back through the Docker API: the runner host needs no shared folder. Hosts of the inventory use
 ``ansible_connection: local`` and a ``target_root`` under ``/target``. A ``docker`` connection
 would need the Docker socket inside the step, which is root on the runner host: refused.
 
@@ -17,10 +18,12 @@ import contextlib
 import json
 import os
 import shlex
-import time
+import tempfile
 from dataclasses import dataclass, field
 
+from ...execution import job_files
 from ...execution.docker_runner import ContainerSpec, LogCursor, RunnerError
+from ...execution.job_files import JOB_UID, WORKSPACE
 
 TARGET = "/target"
 RESULT = "result.json"
@@ -88,48 +91,63 @@ def terraform_command(folder, var_file=None):
     )
 
 
-def run(client, call, poll=0.2):
+def run(client, call):
     """Run ``call`` on ``client`` (a DockerRunner) and wait; return ``(exit_code, result, log)``
-    with ``result`` the parsed JSON (None when the command wrote none)."""
+    with ``result`` the parsed JSON (None when the command wrote none).
+
+    The runner host sees none of the control plane's folders: ``source_dir``,
+    ``workspace_dir`` and ``target_dir`` go into the container's job volume through the
+    Docker API, and the workspace (with the result) and, to apply, the target come back the
+    same way once it ended (``job_files``)."""
     if os.path.exists(os.path.join(call.workspace_dir, RESULT)):
         os.remove(os.path.join(call.workspace_dir, RESULT))  # a shared workspace: never read an earlier result
-    mounts = {}
+    folders = {}
     if call.target_dir:
-        mounts[call.target_dir] = {"bind": TARGET, "mode": "rw" if call.target_writable else "ro"}
+        folders["target"] = {"bind": TARGET, "mode": "rw" if call.target_writable else "ro"}
     spec = ContainerSpec(
         name=call.name,
         image=call.image,
         command=call.command,
         labels=call.labels,
-        source_dir=call.source_dir,
-        workspace_dir=call.workspace_dir,
         env=dict(ANSIBLE_ENV, **call.env),
         network="none",
         cpus=call.cpus,
         memory_mb=call.memory_mb,
-        mounts=mounts,
+        volume_folders=folders,
     )
-    container_id = client.start(spec)
+    with contextlib.ExitStack() as stack:
+        inputs = [(call.source_dir, "src", 0), (call.workspace_dir, "workspace", JOB_UID)]
+        if call.target_dir:
+            inputs.append((call.target_dir, "target", JOB_UID))
+        archives = []
+        for path, prefix, uid in inputs:
+            archive = stack.enter_context(tempfile.TemporaryFile())
+            job_files.folder_archive(path, prefix, archive, uid)
+            archive.seek(0)
+            archives.append(archive)
+        container_id = client.start(spec, archives)
     try:
-        deadline = time.monotonic() + call.timeout
-        state = client.state(container_id)
-        while state and state.running:
-            if time.monotonic() > deadline:
-                client.kill(container_id)
-                raise IacRunError(f"{call.name}: stopped after the {call.timeout} s timeout")
-            time.sleep(poll)
-            state = client.state(container_id)
+        state, timed_out = client.wait_exit(container_id, call.timeout)
         if state is None:
             raise IacRunError(f"{call.name}: the container vanished before it ended")
+        if call.target_dir and call.target_writable:  # what the apply changed, even half-way
+            job_files.fetch_folder(client, container_id, TARGET, call.target_dir)
+        if timed_out:
+            raise IacRunError(f"{call.name}: stopped after the {call.timeout} s timeout")
         chunks = []
         client.copy_logs(container_id, LogCursor(), chunks.append)
         log = b"".join(chunks).decode("utf-8", "replace")
         if state.oom_killed:
             raise IacRunError(f"{call.name}: killed, out of memory ({call.memory_mb} MB)")
+        job_files.fetch_folder(client, container_id, WORKSPACE, call.workspace_dir)
+    except job_files.JobFileError as exc:
+        raise IacRunError(f"{call.name}: {exc}") from exc
     finally:
         # A container that cannot be removed now stays, stopped, with its influencegen.iac labels.
         with contextlib.suppress(RunnerError):
             client.remove(container_id)
+        with contextlib.suppress(RunnerError):
+            client.remove_volume(call.name)
     return state.exit_code, _read_result(call), log[-LOG_LIMIT:]
 
 

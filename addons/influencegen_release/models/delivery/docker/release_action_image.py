@@ -2,13 +2,12 @@ import json
 import os
 import shutil
 import tempfile
-import time
 
 from odoo import api, models
 
 from ....engine.delivery.image import build as image_build
 from ....engine.delivery.image.registry import RegistryError, check_name, check_tag, version_tag
-from ....engine.execution import workspace
+from ....engine.execution import job_files
 from ....engine.execution.docker_runner import ContainerSpec, LogCursor, task_limits
 from ....engine.quality.reports import ReportError, parse_report
 from ...run.release_action import ActionError
@@ -102,29 +101,25 @@ class ReleaseActionImage(models.AbstractModel):
             reason = f"scanner image {scanner} is not on runner {runner.name}: the image was not scanned for vulnerabilities"
             job.report_unknown = reason
             return f"{reason} (load the image and its vulnerability database on the runner host to scan)"
-        root = self.env["release.settings"]._path("work")
         name = f"igr-{self.env.cr.dbname}-j{job.id}-scan"
-        source, work = workspace.prepare(root, name)
-        try:
+        root = self.env["release.settings"]._path("work")
+        os.makedirs(root, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="igr-scan-", dir=root) as source:
             image_build.save(client, manifest["image_id"], os.path.join(source, "image.tar"))
-            os.chmod(os.path.join(source, "image.tar"), 0o644)
             spec = ContainerSpec(
                 name=name,
                 image=scanner,
                 command=params.get("command", SCAN_COMMAND),
                 labels={"influencegen.scan": str(job.id)},
-                source_dir=source,
-                workspace_dir=work,
                 **task_limits(task),
             )
-            exit_code, output = self._run_to_end(client, spec, task["timeout"])
-            try:
-                data, _digest = workspace.collect(work, SCAN_REPORT, 64 * 1024 * 1024)
-                parsed = parse_report("trivy-json", data, SCAN_REPORT)
-            except (workspace.WorkspaceError, ReportError) as exc:
-                raise ActionError(f"{scanner} exited with {exit_code} and gave no readable report: {exc}\n{output}") from exc
-        finally:
-            workspace.remove(root, name)
+            exit_code, output, report = self._run_to_end(client, spec, task["timeout"], source, SCAN_REPORT)
+        try:
+            if isinstance(report, Exception):
+                raise report
+            parsed = parse_report("trivy-json", report, SCAN_REPORT)
+        except (job_files.JobFileError, ReportError) as exc:
+            raise ActionError(f"{scanner} exited with {exit_code} and gave no readable report: {exc}\n{output}") from exc
         self.env["release.finding"]._record(job, parsed.findings, report=SCAN_REPORT)
         job.report_unknown = "\n".join(parsed.unknown) or False
         counts = {}
@@ -134,26 +129,32 @@ class ReleaseActionImage(models.AbstractModel):
         return f"{scanner} scanned {artifact.name} {artifact.version} ({manifest['image_id'][:19]}): {summary}"
 
     @api.model
-    def _run_to_end(self, client, spec, timeout):
-        """Run ``spec`` on ``client`` until it exits (killed after ``timeout`` s): its exit code
-        and the last lines of its output."""
-        container_id = client.start(spec)
+    def _run_to_end(self, client, spec, timeout, source, report):
+        """Run ``spec`` on ``client`` with the local folder ``source`` as its /src, until it
+        exits (killed after ``timeout`` s): its exit code, the last lines of its output, and
+        the bytes of its workspace's file ``report`` (or the JobFileError saying why not).
+        Files go in and out through the Docker API: the runner host sees no folder of ours."""
+        with tempfile.TemporaryFile() as src, tempfile.TemporaryFile() as work:
+            job_files.folder_archive(source, "src", src)
+            job_files.workspace_archive(work)
+            src.seek(0)
+            work.seek(0)
+            container_id = client.start(spec, [src, work])
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                state = client.state(container_id)
-                if state is None or not state.running:
-                    break
-                if time.monotonic() > deadline:
-                    client.kill(container_id)
-                    raise ActionError(f"{spec.image} took longer than its timeout of {timeout} s and was stopped")
-                time.sleep(0.5)
+            state, timed_out = client.wait_exit(container_id, timeout)
+            if timed_out:
+                raise ActionError(f"{spec.image} took longer than its timeout of {timeout} s and was stopped")
             output = []
             client.copy_logs(container_id, LogCursor(), output.append)
             lines = b"".join(output).decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
-            return (state.exit_code if state else -1), "\n".join(lines)
+            try:
+                data = job_files.read_file(client, container_id, report, 64 * 1024 * 1024)
+            except job_files.JobFileError as exc:
+                data = exc
+            return (state.exit_code if state else -1), "\n".join(lines), data
         finally:
             client.remove(container_id)
+            client.remove_volume(spec.name)
 
     # -- registry -----------------------------------------------------------------------------
     def _action_image_tag(self, job, task):
