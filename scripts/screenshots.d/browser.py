@@ -127,6 +127,7 @@ def main(base, db, out, run_id, pipeline_id, failed_id):
     os.makedirs(out, exist_ok=True)
     browser = Chromium()
     shot = lambda name: browser.shot(os.path.join(out, f"{name}.png"))  # noqa: E731
+    # Inside the web client, each screen opened afresh (no breadcrumbs of the previous ones).
     action = "odoo.__WOWL_DEBUG__.root.env.services.action.doAction"
     try:
         browser.login(base, db, "admin")
@@ -152,27 +153,27 @@ def main(base, db, out, run_id, pipeline_id, failed_id):
         browser.wait_for(".o_igr_current")
         shot("log-viewer")
         # Inside the web client from here on, as a person clicks: no page reload.
-        browser.js(f"{action}('influencegen_release.action_release_environment_board')")
+        browser.js(f"{action}('influencegen_release.action_release_environment_board', {{clearBreadcrumbs: true}})")
         browser.wait_for(".o_igr_board .o_igr_environment")
         browser.js("document.querySelector('.o_igr_check_all').click()")
         browser.wait("!document.querySelector('.o_igr_check_all').disabled", "drift checked")
         shot("environment-board")
         # The deployments as a release manager reads them, and the staging deploy's plan and timeline.
-        browser.js(f"{action}('influencegen_release.action_release_deployment')")
+        browser.js(f"{action}('influencegen_release.action_release_deployment', {{clearBreadcrumbs: true}})")
         browser.wait_for(".o_list_view .o_data_row .o_igr_short_sha")
         shot("deployments")
         browser.click(".o_list_view .o_data_row .o_data_cell")
         browser.wait_for(".o_form_view .o_field_widget[name='plan']")
         shot("deployment")
-        browser.js(f"{action}('influencegen_release.action_release_parity')")
+        browser.js(f"{action}('influencegen_release.action_release_parity', {{clearBreadcrumbs: true}})")
         browser.click(".o_form_view button[name='action_compare']")
         browser.wait_for(".o_igr_parity")
         shot("parity")
-        browser.js(f"{action}('influencegen_release.action_release_dora_dashboard')")
+        browser.js(f"{action}('influencegen_release.action_release_dora_dashboard', {{clearBreadcrumbs: true}})")
         browser.wait_for(".o_igr_dora_dashboard .o_igr_dora, .o_igr_dora_dashboard .o_igr_nothing")
         shot("dora-dashboard")
         browser.js(
-            f"{action}({{type: 'ir.actions.act_window', res_model: 'release.pipeline', res_id: {int(pipeline_id)}, views: [[false, 'form']]}})"
+            f"{action}({{type: 'ir.actions.act_window', res_model: 'release.pipeline', res_id: {int(pipeline_id)}, views: [[false, 'form']]}}, {{clearBreadcrumbs: true}})"
         )
         browser.click(".o_form_view button[name='action_open_graph']")
         browser.wait_for(".o_igr_pipeline_graph .o_igr_task")
@@ -182,15 +183,16 @@ def main(base, db, out, run_id, pipeline_id, failed_id):
         browser.goto(f"{base}/odoo/release-my-approvals")
         browser.wait_for(".o_igr_approval_card")
         shot("my-approvals")
-        browser.click(".o_igr_approval_card .o_igr_approve")
+        # The card's Approve decides at once (two clicks from the activity): the decision
+        # dialog is the one of the request's form, opened from the card's title.
+        browser.click(".o_igr_approval_card .card-header a")
+        browser.wait_for(".o_form_view .o_form_statusbar button[name='action_approve']")
+        shot("approval-form")
+        browser.click(".o_form_view .o_form_statusbar button[name='action_approve']")
         browser.wait_for(".modal .o_field_widget[name='comment']")
         shot("approval-dialog")
         browser.js("document.querySelector('.modal .btn-close, .modal button.o_form_button_cancel').click()")
         browser.wait("!document.querySelector('.modal')", "the dialog closed")
-        browser.js(f"{action}('influencegen_release.action_release_approval')")
-        browser.click(".o_list_view .o_data_row .o_data_cell")
-        browser.wait_for(".o_form_view button[name='action_approve']")
-        shot("approval-form")
         browser.size(390, 844, mobile=True)
         browser.goto(f"{base}/odoo/release-my-approvals")
         browser.wait_for(".o_igr_approval_card .o_igr_approve")
