@@ -5,30 +5,16 @@ import tempfile
 import git
 
 from odoo import Command, fields
-from odoo.tests.common import new_test_user
+
+from .common import BUILD_STAGE, pipeline_yaml, role_user
 
 # A build whose job the tests finish by hand (no container), then a UAT sign-off by a QA Lead
 # and two CAB members, in order, before deploying to an environment that runs an older commit.
-PIPELINE = """\
-version: 1
-environments:
-  - {code: ap-staging, name: AP Staging, tier: staging, kind: odoo}
-pipeline:
-  code: PL-AP
-  name: Approval screens
-  kind: odoo
-  triggers:
-    - {event: manual}
-  defaults: {image: influencegen/runner-base:bookworm}
-  rollback: {strategy: redeploy_previous, restore_database: true, automatic: true}
-  stages:
-    - name: Build
-      key: build
-      tasks:
-        - {name: Compile, key: compile, run: make build}
-      gates:
-        - name: Build passes
-          criteria: [{succeeded: [compile]}]
+PIPELINE = pipeline_yaml(
+    "PL-AP",
+    "Approval screens",
+    BUILD_STAGE
+    + """\
     - name: Staging
       key: staging
       trigger: manual
@@ -41,8 +27,10 @@ pipeline:
         evidence: uat
         deadline: 72h
       gates: [{name: UAT Sign-off, type: manual}]
-"""
-ROLE = "influencegen_release.group_release_"
+""",
+    [("ap-staging", "AP Staging", "staging")],
+    "  rollback: {strategy: redeploy_previous, restore_database: true, automatic: true}\n",
+)
 
 
 class ApprovalData:
@@ -53,9 +41,7 @@ class ApprovalData:
     @classmethod
     def setup_approval_data(cls):
         def user(login, name, role):
-            person = new_test_user(cls.env, login, groups=f"base.group_user,{ROLE}{role}", email=f"{login}@example.org")
-            person.write({"name": name, "tz": "Europe/Brussels"})
-            return person
+            return role_user(cls.env, login, role, name=name, tz="Europe/Brussels", email=f"{login}@example.org")
 
         cls.qa = user("ap_qa", "Jane Doe", "qa_lead")
         cls.cab1 = user("ap_cab1", "Carl Abbot", "cab_member")

@@ -2,27 +2,22 @@ from datetime import timedelta
 
 from odoo import fields
 
+from .common import pipeline_yaml, role_user
+
 # A pipeline that deploys to a staging and a production environment; the tests give its
 # deployments known dates (tests/test_dora_metrics.py computes what DORA's keys must be).
-DORA_PIPELINE = """\
-version: 1
-environments:
-  - {code: dora-staging, name: DORA Staging, tier: staging, kind: odoo}
-  - {code: dora-prod, name: DORA Production, tier: production, kind: odoo}
-pipeline:
-  code: PL-DORA
-  name: DORA pipeline
-  kind: odoo
-  triggers:
-    - {event: manual}
-  defaults: {image: influencegen/runner-base:bookworm}
-  stages:
+DORA_PIPELINE = pipeline_yaml(
+    "PL-DORA",
+    "DORA pipeline",
+    """\
     - name: Production
       key: production
       environment: dora-prod
       tasks:
         - {name: Deploy, key: deploy, uses: git.checkout}
-"""
+""",
+    [("dora-staging", "DORA Staging", "staging"), ("dora-prod", "DORA Production", "production")],
+)
 
 
 class DoraData:
@@ -48,6 +43,7 @@ class DoraData:
 
     @classmethod
     def setup_dora_data(cls):
+        cls.dora_viewer = role_user(cls.env, "dora_viewer", "user")
         cls.dora_pipeline = cls.env["release.pipeline.loader"]._load_text(DORA_PIPELINE, "dora.yml")
         Environment = cls.env["release.environment"]
         cls.dora_prod = Environment.search([("code", "=", "dora-prod")])

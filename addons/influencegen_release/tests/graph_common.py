@@ -3,22 +3,15 @@ from datetime import timedelta
 from odoo import fields
 
 from ..engine.quality.reports import Finding
+from .common import pipeline_yaml
 
 # Two runs of one pipeline on main: a baseline that succeeded, then a run whose tests job
 # exited 0 with 8 of its 72 tests failed, so that its gate failed and the deploy after it
 # never ran. The lint job's findings differ between them: one fixed, one new, one kept.
-GRAPH_PIPELINE = """\
-version: 1
-environments:
-  - {code: graph-staging, name: Graph Staging, tier: staging, kind: odoo}
-pipeline:
-  code: PL-GRAPH
-  name: Graph pipeline
-  kind: odoo
-  triggers:
-    - {event: manual}
-  defaults: {image: influencegen/runner-base:bookworm}
-  stages:
+GRAPH_PIPELINE = pipeline_yaml(
+    "PL-GRAPH",
+    "Graph pipeline",
+    """\
     - name: Build and test
       key: build
       tasks:
@@ -35,7 +28,9 @@ pipeline:
       gates:
         - name: Deployed
           criteria: [{succeeded: [deploy]}]
-"""
+""",
+    [("graph-staging", "Graph Staging", "staging")],
+)
 
 
 def lint_finding(rule, file, line):

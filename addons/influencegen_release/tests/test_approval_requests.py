@@ -1,6 +1,7 @@
 """Approval requests as approvers meet them (issue 18, items 1, 2 and 4): in the activity menu
 and the Discuss inbox, closed by a vote only, with what they approve read now, in people's
-names and local times; a request whose plan cannot be computed blocks on the Release Managers."""
+names and local times; a request whose plan cannot be computed blocks on the Release Managers;
+submitted UAT evidence is never changed."""
 
 from datetime import timedelta
 
@@ -140,3 +141,23 @@ class TestApprovalRequests(ApprovalData, TransactionCase):
         self.assertFalse(approval.blocked_reason)
         self.assertTrue(self.activities(approval, DECISION, self.qa))
         self.assertFalse(self.activities(approval, BLOCKER, self.manager), "the blocker closed by itself")
+
+    def test_submitted_uat_evidence_is_never_changed_a_draft_is(self):
+        session = self.uat_evidence(self.qa)
+        scenario = session.scenario_ids
+        refusals = {
+            "change the session": lambda: session.write({"notes": "rewritten"}),
+            "delete the session": session.unlink,
+            "change a scenario": lambda: scenario.write({"result": "fail"}),
+            "delete a scenario": scenario.unlink,
+            "add a scenario": lambda: self.env["release.uat.scenario"].create({"session_id": session.id, "name": "Later"}),
+        }
+        for what, change in refusals.items():
+            with self.subTest(what), self.assertRaises(UserError), self.env.cr.savepoint():
+                change()  # as the superuser too: evidence is nobody's to edit
+        self.assertEqual((session.notes, scenario.result, len(session.scenario_ids)), (False, "pass", 1))
+        draft = self.env["release.uat.session"].with_user(self.qa).create({"run_id": self.ap_run.id})
+        self.env["release.uat.scenario"].with_user(self.qa).create({"session_id": draft.id, "name": "Refund an invoice"})
+        draft.scenario_ids.result = "pass"
+        draft.notes = "still testing"
+        self.assertEqual((draft.result, draft.notes), ("passed", "still testing"))

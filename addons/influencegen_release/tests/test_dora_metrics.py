@@ -1,7 +1,7 @@
 """DORA's four keys per pipeline and environment, on deployments of known dates
 (tests/dora_common.py tells what each must be and why)."""
 
-from odoo.tests.common import TransactionCase, new_test_user
+from odoo.tests.common import TransactionCase
 
 from .dora_common import DoraData
 
@@ -11,7 +11,7 @@ class TestDoraMetrics(DoraData, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_dora_data()
-        cls.viewer = new_test_user(cls.env, "dora_viewer", groups="base.group_user,influencegen_release.group_release_user")
+        cls.viewer = cls.dora_viewer
 
     def _row(self, environment, days=30):
         rows = self.env["release.dora.metric"].with_user(self.viewer).api_dora(days)["rows"]

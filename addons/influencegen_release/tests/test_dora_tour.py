@@ -1,7 +1,6 @@
 """The DORA dashboard, its pivot and its graph in the browser (issue 18, item 10)."""
 
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import new_test_user
 
 from .dora_common import DoraData
 
@@ -12,7 +11,6 @@ class TestDoraTour(DoraData, HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_dora_data()
-        new_test_user(cls.env, "dora_viewer", groups="base.group_user,influencegen_release.group_release_user")
 
     def test_a_release_user_reads_the_four_keys(self):
         self.start_tour("/odoo/action-influencegen_release.action_release_run", "influencegen_release_dora_dashboard", login="dora_viewer")

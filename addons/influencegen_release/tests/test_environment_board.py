@@ -20,6 +20,7 @@ class TestEnvironmentBoard(ViewsTourCase):
         approval = cls.views_run.approval_ids
         cls.env["release.approval"].with_user(cls.qa).api_decide(approval.id, "approve", "Checked")
         cls.deployments()  # carried out by OdooBot, as the scheduler does
+        cls.environment.current_deployment_id.downtime_s = 2.4  # as the deploy's probes measured it
         # The next tier: its target cannot be read (no database), so parity shows it unreachable.
         cls.production = cls.env["release.environment"].create(
             {"code": "views-prod", "name": "Views Production", "tier": "production", "kind": "odoo", "url": "http://127.0.0.1:9"}
@@ -37,6 +38,7 @@ class TestEnvironmentBoard(ViewsTourCase):
         self.assertEqual(entry["last"]["by"], "Dana Developer", "the run's triggerer, not OdooBot")
         self.assertEqual(entry["last"]["approved_by"], ["Quinn Tester"])
         self.assertIsNot(entry["last"]["duration_s"], False)
+        self.assertEqual(entry["last"]["downtime_s"], 2.4)
         self.assertIn({"code": "views-prod", "name": "Views Production", "version": "1.0.1"}, entry["promote_to"], "the next tier of its kind")
         self.assertEqual(self.staging_entry(self.viewer)["promote_to"], [], "only Release Managers promote")
         deployment = self.environment.current_deployment_id

@@ -1,17 +1,11 @@
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
-TOUR_PIPELINE = """\
-version: 1
-environments:
-  - {code: tour-staging, name: Tour Staging, tier: staging, kind: odoo}
-pipeline:
-  code: PL-TOUR
-  name: Tour approvals
-  kind: odoo
-  triggers:
-    - {event: manual}
-  defaults: {image: influencegen/runner-base:bookworm}
-  stages:
+from .common import pipeline_yaml, role_user
+
+TOUR_PIPELINE = pipeline_yaml(
+    "PL-TOUR",
+    "Tour approvals",
+    """\
     - name: Staging
       key: staging
       trigger: manual
@@ -21,7 +15,9 @@ pipeline:
       approval:
         rules: [{group: qa_lead}]
       gates: [{name: UAT Sign-off, type: manual}]
-"""
+""",
+    [("tour-staging", "Tour Staging", "staging")],
+)
 
 
 @tagged("post_install", "-at_install", "services")  # services: needs Chromium
@@ -30,9 +26,7 @@ class TestReleaseUi(HttpCase):
         self.start_tour("/odoo", "influencegen_release_runs_and_pipeline", login="admin")
 
     def test_a_qa_lead_approves_in_the_backend(self):
-        qa = new_test_user(
-            self.env, "tour_qa", groups="base.group_user,influencegen_release.group_release_qa_lead", email="qa@example.org"
-        )
+        qa = role_user(self.env, "tour_qa", "qa_lead", email="qa@example.org")
         pipeline = self.env["release.pipeline.loader"]._load_text(TOUR_PIPELINE, "tour.yml")
         params = {"ref": "refs/heads/main", "sha": "1" * 40}
         run = pipeline._create_run(self.env["release.repository"], params, "tour-run")

@@ -5,31 +5,13 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.tests import HttpCase
-from odoo.tests.common import new_test_user
 
 from ..engine.execution.log_store import LogStore
+from .common import BUILD_STAGE, pipeline_yaml, role_user
 
 # A build stage whose job the tests put in the running state by hand (no container), then a
 # staging stage that waits for a QA Lead's decision before deploying to an environment.
-VIEWS_PIPELINE = """\
-version: 1
-environments:
-  - {code: views-staging, name: Views Staging, tier: staging, kind: odoo}
-pipeline:
-  code: PL-VIEWS
-  name: Views pipeline
-  kind: odoo
-  triggers:
-    - {event: manual}
-  defaults: {image: influencegen/runner-base:bookworm}
-  stages:
-    - name: Build
-      key: build
-      tasks:
-        - {name: Compile, key: compile, run: make build}
-      gates:
-        - name: Build passes
-          criteria: [{succeeded: [compile]}]
+STAGING_STAGE = """\
     - name: Staging
       key: staging
       trigger: manual
@@ -40,6 +22,7 @@ pipeline:
         rules: [{group: qa_lead}]
       gates: [{name: UAT Sign-off, type: manual}]
 """
+VIEWS_PIPELINE = pipeline_yaml("PL-VIEWS", "Views pipeline", BUILD_STAGE + STAGING_STAGE, [("views-staging", "Views Staging", "staging")])
 ERROR_LINE = "\x1b[1;31mERROR: module views_demo failed to install\x1b[0m"
 
 
@@ -53,10 +36,9 @@ class ViewsData:
 
     @classmethod
     def setup_views_data(cls):
-        prefix = "influencegen_release.group_release_"
-        cls.qa = new_test_user(cls.env, "views_qa", groups=f"base.group_user,{prefix}qa_lead", email="qa@example.org")
-        cls.viewer = new_test_user(cls.env, "views_viewer", groups=f"base.group_user,{prefix}user")
-        cls.developer = new_test_user(cls.env, "views_dev", groups=f"base.group_user,{prefix}developer")
+        cls.qa = role_user(cls.env, "views_qa", "qa_lead", email="qa@example.org")
+        cls.viewer = role_user(cls.env, "views_viewer", "user")
+        cls.developer = role_user(cls.env, "views_dev", "developer")
         cls.pipeline = cls.env["release.pipeline.loader"]._load_text(VIEWS_PIPELINE, "views.yml")
         params = {"ref": "refs/heads/main", "sha": "2" * 40}
         cls.views_run = cls.pipeline._create_run(cls.env["release.repository"], params, "views-run")

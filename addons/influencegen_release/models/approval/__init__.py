@@ -1,3 +1,4 @@
+from . import release_evidence_mixin
 from . import release_approval_rule
 from . import release_approval
 from . import release_approval_activity

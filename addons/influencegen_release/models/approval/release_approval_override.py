@@ -13,6 +13,7 @@ class ReleaseApprovalOverride(models.Model):
     excluded by segregation of duties, never without a reason."""
 
     _name = "release.approval.override"
+    _inherit = ["release.evidence.mixin"]
     _description = "Escalation Decision (in place of overdue approvers)"
     _order = "id"
 
@@ -58,14 +59,8 @@ class ReleaseApprovalOverride(models.Model):
             overrides |= override
         return overrides
 
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("An escalation decision is evidence: it cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_never(self):
-        raise UserError(self.env._("An escalation decision is evidence: it cannot be deleted."))
+    def _evidence_label(self):
+        return self.env._("An escalation decision")
 
     @api.model
     def _refusal(self, approval, user, decision=APPROVE, reason=None, now=None):

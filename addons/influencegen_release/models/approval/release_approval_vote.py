@@ -13,6 +13,7 @@ class ReleaseApprovalVote(models.Model):
     segregation of duties and the required comment or evidence."""
 
     _name = "release.approval.vote"
+    _inherit = ["release.evidence.mixin"]
     _description = "Approval Decision"
     _order = "id"
 
@@ -69,14 +70,8 @@ class ReleaseApprovalVote(models.Model):
             votes |= vote
         return votes
 
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("A decision is evidence: it cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_never(self):
-        raise UserError(self.env._("A decision is evidence: it cannot be deleted."))
+    def _evidence_label(self):
+        return self.env._("A decision")
 
     @api.model
     def _refusal(self, approval, user, decision, comment=None):

@@ -1,11 +1,12 @@
-from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo import fields, models
 
 
 class ReleaseUatScenario(models.Model):
     _name = "release.uat.scenario"
     _description = "UAT Scenario"
+    _inherit = ["release.evidence.mixin"]
     _order = "session_id, sequence, id"
+    _evidence_parent = "session_id"  # sealed when its session is submitted
 
     session_id = fields.Many2one("release.uat.session", required=True, ondelete="cascade", index=True)
     sequence = fields.Integer(default=10)
@@ -17,14 +18,5 @@ class ReleaseUatScenario(models.Model):
     )
     note = fields.Text()
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        scenarios = super().create(vals_list)
-        if scenarios.session_id.filtered(lambda s: s.state == "submitted"):
-            raise UserError(self.env._("A submitted UAT session is evidence: no scenario can be added."))
-        return scenarios
-
-    def write(self, vals):
-        if self.session_id.filtered(lambda s: s.state == "submitted"):
-            raise UserError(self.env._("A submitted UAT session is evidence: its scenarios cannot be changed."))
-        return super().write(vals)
+    def _evidence_label(self):
+        return self.env._("A scenario of a submitted UAT session")

@@ -14,7 +14,8 @@ class ReleaseUatSession(models.Model):
 
     _name = "release.uat.session"
     _description = "UAT Session (test evidence)"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "release.evidence.mixin"]
+    _evidence_writable = frozenset({"message_main_attachment_id"})  # files attached in the chatter
     _order = "id desc"
 
     run_id = fields.Many2one("release.run", required=True, ondelete="restrict", index=True, tracking=True)
@@ -53,11 +54,6 @@ class ReleaseUatSession(models.Model):
                 vals["environment_id"] = self._deployed_environment(self.env["release.run"].browse(vals["run_id"])).id
         return super().create(vals_list)
 
-    def write(self, vals):
-        if self.filtered(lambda s: s.state == "submitted") and set(vals) - {"message_main_attachment_id"}:
-            raise UserError(self.env._("A submitted UAT session is evidence: it cannot be changed."))
-        return super().write(vals)
-
     def action_submit(self):
         for session in self:
             if not session.scenario_ids:
@@ -76,6 +72,12 @@ class ReleaseUatSession(models.Model):
         if self.env.context.get("igr_close_on_submit"):  # opened from an approval card: back to it
             return {"type": "ir.actions.act_window_close"}
         return True
+
+    def _evidence_label(self):
+        return self.env._("A submitted UAT session")
+
+    def _evidence_sealed(self):
+        return self.filtered(lambda session: session.state == "submitted")
 
     @api.model
     def _deployed_environment(self, run):

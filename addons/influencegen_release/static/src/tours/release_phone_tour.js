@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { inboxSteps, noMarkDoneSteps, toldSteps, twoClicksSteps } from "./release_approval_tour";
 
 const tours = registry.category("web_tour.tours");
 
@@ -19,9 +20,9 @@ function describe(el) {
     return `<${el.tagName.toLowerCase()}${classes ? "." + classes : ""}> "${(el.innerText || "").slice(0, 60)}"`;
 }
 
-/** Fails when a visible element of the screen (or the dialog) ends beyond the right edge
- * of the phone, or the page itself can be scrolled sideways. */
-function fitsThePhone(label, trigger) {
+/** Fails when a visible element of the screen (or the dialog, or the box ``rootSelector``)
+ * ends beyond the right edge of the phone, or the page itself can be scrolled sideways. */
+function fitsThePhone(label, trigger, rootSelector = null) {
     return {
         content: `${label}: nothing runs off the right edge of the phone`,
         trigger,
@@ -30,7 +31,10 @@ function fitsThePhone(label, trigger) {
             if (window.innerWidth > 400) {
                 throw new Error(`The tour expects a phone, the window is ${window.innerWidth} px wide`);
             }
-            const root = document.querySelector(".modal .modal-dialog") || document.querySelector(".o_action_manager");
+            const root =
+                (rootSelector && document.querySelector(rootSelector)) ||
+                document.querySelector(".modal .modal-dialog") ||
+                document.querySelector(".o_action_manager");
             const wide = [root, ...root.querySelectorAll("*")].filter((el) => {
                 const box = el.getBoundingClientRect();
                 return box.width > 0 && box.height > 0 && box.right > width + 1 && !contained(el, root, width);
@@ -49,11 +53,12 @@ function fitsThePhone(label, trigger) {
     };
 }
 
-/** The button is a visible button on the screen, not an entry of a menu. */
-function visibleButton(content, selector) {
+/** The button is a visible button on the screen, not an entry of a menu. A disabled button
+ * takes no tour step: ``trigger`` then names an enabled element shown with it. */
+function visibleButton(content, selector, trigger = selector) {
     return {
         content,
-        trigger: selector,
+        trigger,
         run: () => {
             const button = document.querySelector(selector);
             const box = button.getBoundingClientRect();
@@ -110,4 +115,37 @@ tours.add("influencegen_release_phone_uat_card", {
         { content: "Approve", trigger: ".o_igr_approval_card .o_igr_approve:enabled", run: "click" },
         { content: "Nothing awaits any more", trigger: ".o_igr_my_approvals .o_igr_nothing" },
     ],
+});
+
+// Issue 18, items 1, 3 and 5 on a phone: the approver is told (the activity menu's badge, the
+// decision due today, the Discuss inbox's message), the request's activity closes by a vote
+// only, and from the activity to a recorded decision takes at most 2 clicks; each screen fits.
+tours.add("influencegen_release_phone_approval_told", {
+    steps: () => [
+        ...toldSteps(),
+        fitsThePhone("The activity menu", ".o-mail-ActivityGroup[data-model_name='release.approval']", ".o-mail-ActivityMenu"),
+    ],
+});
+
+tours.add("influencegen_release_phone_approval_inbox", {
+    steps: () => [...inboxSteps(), fitsThePhone("The Discuss inbox", ".o-mail-Message:contains('Your decision is requested')")],
+});
+
+tours.add("influencegen_release_phone_approval_no_mark_done", {
+    steps: () => [
+        ...noMarkDoneSteps(),
+        visibleButton("Approve is a button of the form", ".o_form_view .o_igr_decide button[name='action_approve']"),
+        fitsThePhone("The request's form and its activity", ".o-mail-Activity .o_igr_decide_hint"),
+    ],
+});
+
+tours.add("influencegen_release_phone_two_clicks", {
+    steps: () =>
+        twoClicksSteps([
+            { content: "The card says what is approved", trigger: ".o_igr_approval_card .o_igr_commits .o_igr_commit_line:contains('Add a smoke check')" },
+            visibleButton("Approve is a button on the card", ".o_igr_approval_card .o_igr_approve:enabled"),
+            // Reject waits for a reason: it is measured beside the enabled Approve.
+            visibleButton("Reject is a button on the card", ".o_igr_approval_card .o_igr_reject", ".o_igr_approval_card .o_igr_approve:enabled"),
+            fitsThePhone("My approvals", ".o_igr_approval_card .o_igr_approvers"),
+        ]),
 });

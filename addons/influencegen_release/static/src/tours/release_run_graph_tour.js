@@ -67,3 +67,87 @@ tours.add("influencegen_release_run_graph_decide", {
         { content: "No decision left", trigger: ".o_igr_run_graph:not(:has(.o_igr_approve)) .o_igr_run" },
     ],
 });
+
+const NEEDS_JOB = (name) => `.o_igr_run_graph .o_igr_job:has(.o_igr_job_name:contains('${name}'))`;
+
+/** The one `needs` curve runs from the right edge of Compile's card to the left edge of
+ * Unit's card (within a few pixels), and no other curve is drawn. */
+function needsEdgeJoinsTheCards() {
+    return {
+        content: "One curve, from Compile's card to Unit's card",
+        trigger: ".o_igr_run_graph svg.o_igr_needs path.o_igr_need",
+        run: () => {
+            const paths = document.querySelectorAll(".o_igr_run_graph svg.o_igr_needs path.o_igr_need");
+            const card = (name) =>
+                [...document.querySelectorAll(".o_igr_run_graph .o_igr_job")].find((job) => job.querySelector(".o_igr_job_name").innerText.trim() === name);
+            const compile = card("Compile");
+            const unit = card("Unit");
+            if (paths.length !== 1) {
+                throw new Error(`expected one needs edge, got ${paths.length}`);
+            }
+            const path = paths[0];
+            if (path.dataset.from !== compile.dataset.jobId || path.dataset.to !== unit.dataset.jobId) {
+                throw new Error(`the edge joins jobs ${path.dataset.from} -> ${path.dataset.to}, not Compile -> Unit`);
+            }
+            const origin = path.ownerSVGElement.getBoundingClientRect();
+            const start = path.getPointAtLength(0);
+            const end = path.getPointAtLength(path.getTotalLength());
+            const from = compile.getBoundingClientRect();
+            const to = unit.getBoundingClientRect();
+            const near = (a, b) => Math.abs(a - b) <= 3;
+            if (!near(origin.left + start.x, from.right) || !(from.top <= origin.top + start.y && origin.top + start.y <= from.bottom)) {
+                throw new Error(`the edge starts at ${start.x},${start.y}, not on Compile's right edge`);
+            }
+            if (!near(origin.left + end.x, to.left) || !(to.top <= origin.top + end.y && origin.top + end.y <= to.bottom)) {
+                throw new Error(`the edge ends at ${end.x},${end.y}, not on Unit's left edge`);
+            }
+            if (getComputedStyle(path).stroke === "none" || getComputedStyle(path).visibility === "hidden") {
+                throw new Error("the edge is not drawn");
+            }
+        },
+    };
+}
+
+// Issue 18, item 6 with the `needs:` of the pipeline format: Unit needs only Compile and ran
+// while Slow still runs; the graph draws that edge and says it in words on Unit's card.
+tours.add("influencegen_release_run_graph_needs", {
+    steps: () => [
+        { content: "Open the run graph", trigger: ".o_form_view button[name='action_open_graph']", run: "click" },
+        { content: "Slow still runs", trigger: `${NEEDS_JOB("Slow")}[data-state='running']` },
+        { content: "Unit already ran", trigger: `${NEEDS_JOB("Unit")}[data-state='succeeded']` },
+        { content: "and says what it needs", trigger: `${NEEDS_JOB("Unit")} .o_igr_job_needs:contains('needs Compile')` },
+        { content: "E2E needs nothing", trigger: `${NEEDS_JOB("E2E")}:not(:has(.o_igr_job_needs))` },
+        needsEdgeJoinsTheCards(),
+    ],
+});
+
+// Item 8: the Findings menu as a Release User reads it: grouped by run, found by rule, file
+// and tool, filtered by novelty versus the baseline and by severity.
+function searchFor(text, field) {
+    return [
+        { content: `Search ${text}`, trigger: ".o_searchview_input", run: `edit ${text}` },
+        { content: `in ${field}`, trigger: `.o_searchview_autocomplete .o_menu_item:contains('Search ${field}')`, run: "click" },
+    ];
+}
+
+function filterBy(label) {
+    return [
+        { content: "Open the filters", trigger: ".o_searchview_dropdown_toggler", run: "click" },
+        { content: `Filter: ${label}`, trigger: `.o_filter_menu .o_menu_item:contains('${label}')`, run: "click" },
+        { content: "Close the filters", trigger: ".o_searchview_dropdown_toggler", run: "click" },
+    ];
+}
+
+tours.add("influencegen_release_findings_by_run", {
+    steps: () => [
+        { content: "Grouped by run: the baseline and the failed run", trigger: ".o_list_view .o_group_header:contains('PL-GRAPH #') ~ .o_group_header:contains('PL-GRAPH #')" },
+        ...searchFor("E1101", "Rule"),
+        ...searchFor("models/c.py", "File"),
+        ...searchFor("pylint", "Tool"),
+        ...filterBy("New versus baseline"),
+        ...filterBy("Medium"),
+        { content: "One run left: open it", trigger: ".o_list_view:not(:has(.o_group_header ~ .o_group_header)) .o_group_header:contains('PL-GRAPH #')", run: "click" },
+        { content: "Its new finding", trigger: ".o_list_view .o_data_row:contains('E1101'):contains('models/c.py'):contains('New')" },
+        { content: "and nothing else", trigger: ".o_list_view:not(:has(.o_data_row:contains('C0301')))" },
+    ],
+});

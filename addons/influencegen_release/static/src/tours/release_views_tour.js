@@ -101,6 +101,7 @@ tours.add("influencegen_release_environment_board", {
     steps: () => [
         { content: "The deployed version", trigger: `${STAGING_ENV} .o_igr_current:contains('1.0.1')` },
         { content: "The last deploy and its outcome", trigger: `${STAGING_ENV} .o_igr_last:contains('Deployed')` },
+        { content: "The target served throughout", trigger: `${STAGING_ENV} .o_igr_downtime:contains('no downtime')` },
         { content: "Drift is not read until asked", trigger: `${STAGING_ENV} .o_igr_drift:contains('not checked')` },
         { content: "Check drift", trigger: `${STAGING_ENV} .o_igr_check`, run: "click" },
         { content: "The target does not answer: unknown", trigger: `${STAGING_ENV} .o_igr_drift:contains('unknown')` },
@@ -136,6 +137,7 @@ tours.add("influencegen_release_board_manager", {
         { content: "Who deployed: the person, not OdooBot", trigger: `${STAGING_ENV} .o_igr_by:contains('Deployed by'):contains('Dana Developer')` },
         { content: "Who approved", trigger: `${STAGING_ENV} .o_igr_approved_by:contains('Quinn Tester')` },
         { content: "How long it took", trigger: `${STAGING_ENV} .o_igr_deploy_duration:contains('Took')` },
+        { content: "and how long the target was down", trigger: `${STAGING_ENV} .o_igr_downtime:contains('Downtime'):contains('2.4 s')` },
         { content: "Drift is not read until asked", trigger: `${STAGING_ENV} .o_igr_drift:contains('not checked')` },
         { content: "Promote to the next tier", trigger: `${STAGING_ENV} .o_igr_promote[data-target='views-prod']:contains('Promote 1.0.1 to Views Production')`, run: "click" },
         { content: "Confirm", trigger: ".modal button.btn-primary:contains('Promote')", run: "click" },

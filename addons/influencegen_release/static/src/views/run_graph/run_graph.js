@@ -48,6 +48,12 @@ export class RunGraph extends Component {
         }
     }
 
+    /** The names of the jobs ``job`` needs (the edges the SVG layer draws, in words). */
+    needsOf(job) {
+        const names = new Map(this.state.run.stages.flatMap((stage) => stage.jobs.map((other) => [other.id, other.name])));
+        return (this.state.run.needs || []).filter((edge) => edge.to === job.id).map((edge) => names.get(edge.from));
+    }
+
     approvalsOf(stage) {
         return this.state.run.approvals.filter((approval) => approval.stage === stage.name);
     }
