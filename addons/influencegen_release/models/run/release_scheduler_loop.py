@@ -7,6 +7,8 @@ import select
 import threading
 import time
 
+import psycopg2
+
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
 
@@ -18,6 +20,7 @@ CHANNEL = "igr_scheduler"  # NOTIFY payload: the database whose scheduler has wo
 BUSY_WAIT_S = 0.1  # while work is live and an engine's events are not followed: the poll
 WATCHED_WAIT_S = 1.0  # while every engine's events are followed: logs copied, timeouts enforced this often
 IDLE_WAIT_S = 30  # with nothing live: a tick this often anyway (the cron is the safety net)
+RECONNECT_S = 60  # a lost database connection is tried again this long before the loop stops
 _LOOPS = {}  # (database, pid) -> Loop
 _LOOPS_LOCK = threading.Lock()
 
@@ -52,6 +55,7 @@ class Loop:
     def __init__(self, db_name):
         self.db_name = db_name
         self._watchers = {}  # engine key -> EventWatcher
+        self._lost_at = None  # when the database connection was lost (None: connected)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._run, name=f"igr-scheduler-{db_name}", daemon=True)
@@ -79,10 +83,34 @@ class Loop:
     def _run(self):
         threading.current_thread().dbname = self.db_name
         _logger.info("scheduler loop of %s started in process %s", self.db_name, os.getpid())
+        try:
+            while True:
+                try:
+                    self._listen()
+                except psycopg2.OperationalError as exc:
+                    # A deploy's backup copy closes every session of the database it copies
+                    # and refuses new ones for a moment: reconnect rather than stall until
+                    # the cron's next run. A database gone for good ends the loop.
+                    self._lost_at = self._lost_at or time.monotonic()
+                    if time.monotonic() - self._lost_at > RECONNECT_S:
+                        raise
+                    _logger.warning("scheduler loop of %s lost its connection, reconnecting: %s", self.db_name, exc)
+                    time.sleep(1)
+        except Exception:  # the database went away: the cron starts a new loop when it is back
+            _logger.exception("scheduler loop of %s stopped", self.db_name)
+        finally:
+            with _LOOPS_LOCK:
+                _LOOPS.pop((self.db_name, os.getpid()), None)
+            for watcher in self._watchers.values():
+                watcher.close()
+
+    def _listen(self):
+        """LISTEN, then tick while work is live and sleep until notified otherwise."""
         listen = sql_db.db_connect(self.db_name).cursor()
         try:
             listen.execute(f"LISTEN {CHANNEL}")
             listen.commit()
+            self._lost_at = None
             connection = listen._cnx
             while True:
                 busy = self._tick()
@@ -93,14 +121,9 @@ class Loop:
                 if connection in ready:
                     connection.poll()
                     connection.notifies.clear()
-        except Exception:  # the database went away: the cron starts a new loop when it is back
-            _logger.exception("scheduler loop of %s stopped", self.db_name)
         finally:
-            with _LOOPS_LOCK:
-                _LOOPS.pop((self.db_name, os.getpid()), None)
-            for watcher in self._watchers.values():
-                watcher.close()
-            listen.close()
+            with contextlib.suppress(Exception):  # a connection already closed by the server
+                listen.close()
 
     def _tick(self):
         try:
