@@ -51,7 +51,8 @@ import psutil
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 # devstack first: it makes the addon's engine importable without Odoo.
-from bench_scale import bench_scale  # noqa: E402 - scripts/ is on the path: bench.py runs from it
+from bench_odoo import bench_odoo_realistic, p50  # noqa: E402 - scripts/ is on the path: bench.py runs from it
+from bench_scale import bench_scale  # noqa: E402
 
 from devstack import hanging_target  # noqa: E402
 from devstack.odoo_server import DB, PORT, Api, Server, create_database, databases, drop_database  # noqa: E402
@@ -299,11 +300,6 @@ def upgrade_log_span(target, receipt):
     return (last - first).total_seconds()
 
 
-def p50(values):
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 3) if values else None
-
-
 def bench_selective_upgrade():
     started_part = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="igr-bench-deploy-")
@@ -361,8 +357,7 @@ def bench_selective_upgrade():
             print(f"selective_upgrade: logs kept in {workdir}", file=sys.stderr)
 
 
-PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade, "scale": bench_scale}
-PARTS["odoo_realistic"] = __import__("bench_odoo").bench_odoo_realistic  # scripts/bench_odoo.py
+PARTS = {"runner": bench_runner, "selective_upgrade": bench_selective_upgrade, "scale": bench_scale, "odoo_realistic": bench_odoo_realistic}
 
 
 def main(argv):

@@ -150,6 +150,8 @@ def rehearse(client, releases, changed, timeout=900):
 
 
 def p50(values):
+    """The median rounded to the millisecond, of the values measured (None: not measured)."""
+    values = [v for v in values if v is not None]
     return round(statistics.median(values), 3) if values else None
 
 
