@@ -175,14 +175,18 @@ class ReleaseScheduler(models.AbstractModel):
             run.job_ids.filtered(lambda j: j.state == "pending")._skip()
             run.write({"state": "failed", "finished_at": fields.Datetime.now()})
 
-    def _claim(self, runner_id):
-        """Lock the runner (one claimer per host at a time), then claim jobs up to its free slots."""
-        cr = self.env.cr
-        cr.execute("SELECT id FROM release_runner WHERE id = %s AND active FOR UPDATE SKIP LOCKED", [runner_id])
-        if not cr.fetchone():
-            return []
+    def _lock_runner(self, runner_id):
+        """The active runner locked for this transaction (one claimer per host at a time) and
+        its free slots; ``(None, 0)`` when another server holds it or it is archived."""
+        self.env.cr.execute("SELECT id FROM release_runner WHERE id = %s AND active FOR UPDATE SKIP LOCKED", [runner_id])
+        if not self.env.cr.fetchone():
+            return None, 0
         runner = self.env["release.runner"].browse(runner_id)
-        free = runner.capacity - self._busy_slots(runner_id)
+        return runner, runner.capacity - self._busy_slots(runner_id)
+
+    def _claim(self, runner_id):
+        """Lock the runner, then claim jobs up to its free slots."""
+        runner, free = self._lock_runner(runner_id)
         if free <= 0:
             return []
         claimed = []

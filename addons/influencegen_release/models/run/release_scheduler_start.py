@@ -35,14 +35,10 @@ class ReleaseSchedulerStart(models.AbstractModel):
 
     def _start_ready(self, runner_id):
         """Start containers created ahead on this host, up to its free slots, in queue order."""
-        cr = self.env.cr
-        cr.execute("SELECT id FROM release_runner WHERE id = %s AND active FOR UPDATE SKIP LOCKED", [runner_id])
-        if not cr.fetchone():
-            return
-        runner = self.env["release.runner"].browse(runner_id)
-        free = runner.capacity - self._busy_slots(runner_id)
+        _runner, free = self._lock_runner(runner_id)
         if free <= 0:
             return
+        cr = self.env.cr
         cr.execute(
             """SELECT j.id FROM release_job j JOIN release_run r ON r.id = j.run_id
                WHERE j.runner_id = %s AND j.state = 'starting' AND j.ahead = 'ready'
@@ -56,13 +52,10 @@ class ReleaseSchedulerStart(models.AbstractModel):
 
     def _claim_ahead(self, runner_id):
         """While the host is full, claim up to ``AHEAD`` queued jobs to create ahead."""
+        runner, free = self._lock_runner(runner_id)
+        if runner is None or free > 0:
+            return []  # held by another server, or free slots: the claim starts jobs at once
         cr = self.env.cr
-        cr.execute("SELECT id FROM release_runner WHERE id = %s AND active FOR UPDATE SKIP LOCKED", [runner_id])
-        if not cr.fetchone():
-            return []
-        runner = self.env["release.runner"].browse(runner_id)
-        if runner.capacity - self._busy_slots(runner_id) > 0:
-            return []  # free slots: the claim starts jobs at once
         cr.execute(
             "SELECT count(*) FROM release_job WHERE runner_id = %s AND state = 'starting' AND ahead IS NOT NULL", [runner_id]
         )
