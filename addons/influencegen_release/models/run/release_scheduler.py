@@ -49,10 +49,19 @@ class ReleaseScheduler(models.AbstractModel):
     @api.model
     def _tick_once(self):
         """One pass; nothing in it waits for a target: built-in jobs are handed to workers.
-        Each run advances in its own transaction, so one that fails harms no other."""
-        self._step("_reconcile")
-        for job_id in self._step("_recover_builtins"):
-            self._guarded("_recover_builtin", job_id)
+        Each run advances in its own transaction, so one that fails harms no other. One query
+        says what is live; a step with nothing live to act on is not run (with nothing live
+        at all, the tick is that query), and the housekeeping runs every few minutes only."""
+        live = self._step("_live_work")
+        if self._housekeeping_due():
+            self._guarded("_housekeep")
+        if not live:
+            return False
+        if live["on_runner"]:
+            self._step("_reconcile")
+        if live["builtins"]:
+            for job_id in self._step("_recover_builtins"):
+                self._guarded("_recover_builtin", job_id)
         self._advance_runs()
         self._hand_over_builtins()
         runner_ids = self._step("_runner_ids")
@@ -106,16 +115,6 @@ class ReleaseScheduler(models.AbstractModel):
     # -- steps ------------------------------------------------------------------------------
     def _runner_ids(self):
         return self.env["release.runner"].search([("active", "=", True)]).ids
-
-    def _has_work(self):
-        Job = self.env["release.job"]
-        return bool(
-            Job.search_count([("state", "in", ("queued", "starting", "running"))], limit=1)
-            or self.env["release.run"].search_count(
-                [("state", "in", ("queued", "running")), ("job_ids.state", "in", ("pending", "queued"))], limit=1
-            )
-            or self.env["release.run"].search_count([("cancel_requested", "=", True), ("state", "not in", ("succeeded", "failed", "cancelled"))], limit=1)
-        )
 
     def _advance_runs(self):
         """Every live run, each in its own transaction: an unexpected error fails that run
@@ -238,34 +237,34 @@ class ReleaseScheduler(models.AbstractModel):
         return self.env["release.job"].browse(job_id)
 
     def _reconcile(self):
-        """Compare running jobs with the containers Docker has, by label, on every runner."""
-        # Archived hosts too: their running jobs must still be followed to the end.
-        for runner in self.env["release.runner"].search([("active", "in", (True, False))]):
-            try:
-                client = runner._client()
-                containers = client.find({"influencegen.db": self.env.cr.dbname})
-            except RunnerError as exc:
-                if runner.last_error != str(exc):
-                    runner.last_error = str(exc)
-                continue
-            self._mark_seen(runner)
+        """Follow the container jobs starting or running, on every host (archived ones too:
+        their jobs must still be followed to the end), by the container each recorded; Docker
+        is asked for its containers by label only for a claim that recorded none (a start
+        that died: its container is found by name and adopted)."""
+        self.env.cr.execute(
+            """SELECT id FROM release_job WHERE state IN ('starting', 'running') AND runner_id IS NOT NULL
+               ORDER BY id FOR UPDATE SKIP LOCKED"""
+        )
+        jobs = self.env["release.job"].browse([row[0] for row in self.env.cr.fetchall()])
+        for runner in jobs.runner_id:
+            client = runner._client()
             self._watch_events(client)
-            self.env.cr.execute(
-                """SELECT id FROM release_job WHERE runner_id = %s AND state IN ('starting', 'running')
-                   ORDER BY id FOR UPDATE SKIP LOCKED""",
-                [runner.id],
-            )
-            jobs = self.env["release.job"].browse([row[0] for row in self.env.cr.fetchall()])
-            by_name = {labels.get("influencegen.name"): cid for cid, labels in containers.items()}
-            for job in jobs:
+            on_runner = jobs.filtered(lambda j, r=runner: j.runner_id == r)
+            by_name = {}
+            if any(job.state == "starting" and not job.container_id for job in on_runner):
+                try:
+                    found = client.find({"influencegen.db": self.env.cr.dbname})
+                except RunnerError as exc:
+                    if runner.last_error != str(exc):
+                        runner.last_error = str(exc)
+                    continue
+                by_name = {labels.get("influencegen.name"): cid for cid, labels in found.items()}
+            for job in on_runner:
                 container_id = job.container_id or by_name.get(job._container_name())
                 if job.state == "starting":
                     self._recover_start(job, container_id)
                     continue
                 self._follow_isolated(job, client, container_id)
-            self._remove_orphans(client, containers)
-            self._sweep_dropped_databases(client)
-            self.env["release.job"]._remove_orphan_volumes(client)
 
     def _follow_isolated(self, job, client, container_id):
         """``_follow`` of one job; an unexpected error fails that job alone, with its traceback."""
