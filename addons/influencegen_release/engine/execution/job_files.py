@@ -5,7 +5,8 @@ Into the job, before its container starts (``DockerRunner.start(spec, inputs)``)
 - ``source_archive``: the run's exact commit (``git archive``), members ``src/...``, owned by
   root; the container sees it at /src, mounted read-only;
 - ``workspace_archive``: the ``workspace/`` folder, owned by the job's user, with the trees
-  earlier tasks left as outputs and the restored cache in it.
+  earlier tasks left as outputs and the restored cache in it; the commit's ``src/`` goes in
+  the same tar, so that a job's files take one ``put_archive``.
 
 Out of the job, after its container ended: ``read_file`` reads one declared report or
 artifact, ``save_tree`` writes declared folders (outputs, cache) into a tar whose members are
@@ -35,18 +36,24 @@ def source_archive(url, sha, mirrors_dir, fileobj):
     return git_archive(url, sha, mirrors_dir, fileobj, prefix="src/")
 
 
-def workspace_archive(fileobj, trees=()):
+def workspace_archive(fileobj, trees=(), source=None):
     """Write the tar of ``workspace/`` (and its ``.home``), owned by the job's user, with the
     members of each tar of ``trees`` (paths relative to the workspace) under it; a later tree
-    overwrites an earlier one."""
+    overwrites an earlier one. With ``source`` (a tar as ``source_archive`` writes it), its
+    ``src/`` members come first, as they are: the job's whole volume is then one tar, put in
+    with one ``put_archive`` (each call costs Docker a mount of the container's filesystems)."""
     with tarfile.open(fileobj=fileobj, mode="w") as out:
+        if source is not None:
+            with tarfile.open(fileobj=source, mode="r|") as commit:
+                for member in commit:
+                    out.addfile(member, commit.extractfile(member) if member.isfile() else None)
         for name in ("workspace", "workspace/.home"):
             out.addfile(_owned(tarfile.TarInfo(name), tarfile.DIRTYPE))
         for tree in trees:
-            with tarfile.open(fileobj=tree, mode="r|") as source:
-                for member in source:
+            with tarfile.open(fileobj=tree, mode="r|") as archive:
+                for member in archive:
                     _check_member(member)
-                    data = source.extractfile(member) if member.isfile() else None
+                    data = archive.extractfile(member) if member.isfile() else None
                     member.name = f"workspace/{member.name}"
                     if member.islnk():
                         member.linkname = f"workspace/{member.linkname}"
