@@ -18,11 +18,14 @@ import os
 import posixpath
 import shutil
 import tarfile
+import time
 
 from ..source.git_source import archive as git_archive
+from ..source.git_source import mirror_lock
 
 JOB_UID = 1000  # containers run as this non-root user
 WORKSPACE = "/workspace"
+SOURCE_KEPT_S = 3600  # a commit's shared src/ tar is removed this long after its last use
 MAX_TREE_BYTES = 1024 * 1024 * 1024  # what outputs or a cache of one job may weigh
 _GO_DIR_BIT = 1 << 31  # Docker's stat of a path gives Go's os.FileMode
 
@@ -34,6 +37,41 @@ class JobFileError(Exception):
 def source_archive(url, sha, mirrors_dir, fileobj):
     """Write the tar of ``src/``: commit ``sha`` of ``url``; return the commit."""
     return git_archive(url, sha, mirrors_dir, fileobj, prefix="src/")
+
+
+def shared_source_archive(url, sha, mirrors_dir, folder):
+    """The path of the tar ``source_archive`` writes for commit ``sha``, made once in
+    ``folder`` and shared by every job of that commit (the jobs of one stage start together:
+    one ``git archive``, not one each). Written under a lock and a temporary name: a reader
+    never sees half of it."""
+    path = os.path.join(folder, f"{sha}.tar")
+    if not os.path.isfile(path):
+        os.makedirs(folder, exist_ok=True)
+        with mirror_lock(path):
+            if not os.path.isfile(path):
+                partial = f"{path}.{os.getpid()}.partial"
+                try:
+                    with open(partial, "wb") as handle:
+                        source_archive(url, sha, mirrors_dir, handle)
+                    os.replace(partial, path)
+                finally:
+                    if os.path.exists(partial):
+                        os.remove(partial)
+    os.utime(path)  # in use: kept SOURCE_KEPT_S from now
+    return path
+
+
+def prune_shared_sources(folder, kept_s=SOURCE_KEPT_S):
+    """Remove the shared source tars of ``folder`` unused for ``kept_s``; return their names."""
+    if not os.path.isdir(folder):
+        return []
+    cutoff, removed = time.time() - kept_s, []
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.getmtime(path) < cutoff:
+            os.remove(path)
+            removed.append(name)
+    return removed
 
 
 def workspace_archive(fileobj, trees=(), source=None):

@@ -38,9 +38,8 @@ class ReleaseJob(models.Model):
         run = self.run_id
         source = None
         if run.repository_id.url and run.commit_sha:
-            source = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
-            job_files.source_archive(run.repository_id.url, run.commit_sha, self._mirrors(), source)
-            source.seek(0)
+            path = job_files.shared_source_archive(run.repository_id.url, run.commit_sha, self._mirrors(), self._sources())
+            source = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - closed by the stack
         trees = []
         cache = self._cache_file()
         if cache and os.path.isfile(cache):
@@ -137,9 +136,20 @@ class ReleaseJob(models.Model):
                 except RunnerError as exc:
                     _logger.warning("orphan volume %s: %s", name, exc)
 
+    def _prune_sources(self):
+        """The housekeeping's part: shared source tars nobody used for an hour go."""
+        try:
+            job_files.prune_shared_sources(self._sources())
+        except OSError as exc:  # another server pruned the same file first
+            _logger.warning("pruning shared sources: %s", exc)
+
     # -- where files are kept ---------------------------------------------------------------
     def _mirrors(self):
         return self.env["release.settings"]._path("git-mirrors")
+
+    def _sources(self):
+        """Where the tar of each commit's ``src/`` is kept for the jobs that start from it."""
+        return self.env["release.settings"]._path("work", "sources")
 
     def _output_file(self):
         return self.env["release.settings"]._path("outputs", f"run-{self.run_id.id}", f"job-{self.id}.tar")

@@ -51,11 +51,11 @@ class ReleaseScheduler(models.AbstractModel):
         """One pass; nothing in it waits for a target: built-in jobs are handed to workers.
         Each run advances in its own transaction, so one that fails harms no other. One query
         says what is live; a step with nothing live to act on is not run (with nothing live
-        at all, the tick is that query), and the housekeeping runs every few minutes only."""
+        at all, the tick is that query), and the housekeeping runs once a minute at most."""
         live = self._step("_live_work")
-        if self._housekeeping_due():
-            self._guarded("_housekeep")
         if not live:
+            if self._housekeeping_due():
+                self._guarded("_housekeep")
             return False
         ended = self._step("_reconcile") if live["on_runner"] else []
         if live["builtins"]:
@@ -71,6 +71,8 @@ class ReleaseScheduler(models.AbstractModel):
         self._advance_runs()
         if ended:  # after the runs went on: removing containers and volumes keeps nobody waiting
             self._guarded("_remove_ended", ended)
+        if self._housekeeping_due():  # last, for the same reason
+            self._guarded("_housekeep")
         return self._step("_has_work")
 
     def _start_all(self, method, claimed):

@@ -22,7 +22,7 @@ class ReleaseSchedulerSweep(models.AbstractModel):
     volumes of this database whose job is over, gone or on a later attempt are removed; and
     so are containers left by a database that no longer exists (a test database dropped while
     a job was being created; no reconcile of another database looks at them): not running,
-    older than ten minutes, with their job volumes."""
+    older than ten minutes, with their job volumes. Shared source tars unused for an hour go."""
 
     _inherit = "release.scheduler"  # pylint: disable=consider-merging-classes-inherited
 
@@ -37,6 +37,7 @@ class ReleaseSchedulerSweep(models.AbstractModel):
 
     def _housekeep(self):
         db = self.env.cr.dbname
+        self.env["release.job"]._prune_sources()
         for runner in self.env["release.runner"].search([("active", "in", (True, False))]):
             try:
                 client = runner._client()
