@@ -12,7 +12,9 @@ trigger_call_ms_p50           of which the api_trigger call itself (its XML-RPC 
                               push compared in the mirror, the run created and committed)
 job_phases_ms_p50             where a single job's time goes, from Docker's events of its
                               container: trigger -> create -> start -> die -> destroy -> the run
-                              seen finished by the bench (api_status polled every 50 ms)
+                              seen finished by the bench (api_status polled every 50 ms); the
+                              container is removed after the run went on, so destroy_to_run_done
+                              may be negative: die_to_run_done is the job's completion latency
 parallel_efficiency           8 one-second jobs at capacity 4: ideal 2 s / measured
 parallel_ratio_vs_bare        the same 8 jobs as 8 bare `docker run`, 4 at a time from a shell
                               (xargs -P4): bare time / product time (goal >= 0.95)
@@ -177,6 +179,7 @@ class DockerEvents:
                 continue
             for name, begin, end in zip(names, points, points[1:], strict=False):
                 spans[name].append(end - begin)
+            spans.setdefault("die_to_run_done", []).append(finished - at["die"])
         return {name: round(statistics.median(values) * 1000) for name, values in spans.items() if values}
 
 
