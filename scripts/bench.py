@@ -7,10 +7,14 @@ Part ``runner`` (the control-plane server and Docker):
 job_overhead_ratio            a 1 s job through the product (trigger to run finished) divided by
                               the same image and command with a bare `docker run` (goal <= 1.05)
 job_overhead_ms_p50           the difference, in milliseconds
-trigger_to_start_s_p50        api_trigger returning -> the job's container started (goal <= 0.3)
+trigger_to_start_s_p50        api_trigger called -> the job's container started (goal <= 0.3)
+trigger_call_ms_p50           of which the api_trigger call itself (its XML-RPC round trip: the
+                              push compared in the mirror, the run created and committed)
 job_phases_ms_p50             where a single job's time goes, from Docker's events of its
                               container: trigger -> create -> start -> die -> destroy -> the run
-                              seen finished by the bench (api_status polled every 50 ms)
+                              seen finished by the bench (api_status polled every 50 ms); the
+                              container is removed after the run went on, so destroy_to_run_done
+                              may be negative: die_to_run_done is the job's completion latency
 parallel_efficiency           8 one-second jobs at capacity 4: ideal 2 s / measured
 parallel_ratio_vs_bare        the same 8 jobs as 8 bare `docker run`, 4 at a time from a shell
                               (xargs -P4): bare time / product time (goal >= 0.95)
@@ -65,6 +69,7 @@ KEEP = bool(os.environ.get("IGR_BENCH_KEEP"))  # keep the temp folders (logs) fo
 # Measured rounds of the selective part stop early (never below 2) once this many seconds went by.
 DEPLOY_BUDGET_S = float(os.environ.get("IGR_BENCH_DEPLOY_BUDGET_S", "200"))
 BIG_LOG = "yes " + "0123456789" * 9 + "012345678 | head -c 104857600"
+TRIGGER_CALLS = []  # seconds each api_trigger call of push() took
 ODOO_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
@@ -120,6 +125,7 @@ def push(api, repo, command, jobs=1):
     started = time.monotonic()
     wall = time.time()
     [run] = api("release.run", "api_trigger", payload)["runs"]
+    TRIGGER_CALLS.append(time.monotonic() - started)
     return run["id"], started, wall
 
 
@@ -173,6 +179,7 @@ class DockerEvents:
                 continue
             for name, begin, end in zip(names, points, points[1:], strict=False):
                 spans[name].append(end - begin)
+            spans.setdefault("die_to_run_done", []).append(finished - at["die"])
         return {name: round(statistics.median(values) * 1000) for name, values in spans.items() if values}
 
 
@@ -191,6 +198,7 @@ def bench_runner():
         bare_docker_run()  # warm the image cache for both sides
         bare, product, to_start, rounds = [], [], [], []
         events = DockerEvents(DB)
+        TRIGGER_CALLS.clear()
         for _ in range(ROUNDS):
             bare.append(bare_docker_run())
             run_id, started, wall = push(api, repo, "sleep 1")
@@ -199,6 +207,7 @@ def bench_runner():
             product.append(done)
             rounds.append((run_id, wall, wall + done))
         phases = events.phases(api, rounds)
+        trigger_calls = list(TRIGGER_CALLS)
 
         runner = api("release.runner", "search", [("active", "=", True)])[0]
         api("release.runner", "write", [runner], {"capacity": 4})
@@ -223,6 +232,7 @@ def bench_runner():
             "bare_docker_run_s_p50": round(bare_p50, 3),
             "product_job_s_p50": round(product_p50, 3),
             "trigger_to_start_s_p50": round(statistics.median(to_start), 3),
+            "trigger_call_ms_p50": round(statistics.median(trigger_calls) * 1000),
             "job_phases_ms_p50": phases,
             "parallel_efficiency": round(2.0 / parallel_s, 3),
             "parallel_8x1s_at_4_s": round(parallel_s, 3),

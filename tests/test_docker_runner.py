@@ -50,9 +50,9 @@ def run(runner, _tmp_path, command, wait=True, source=None, trees=(), **override
     overrides.setdefault("image", IMAGE)
     spec = ContainerSpec(name=name, command=command, labels={"influencegen.db": "pytest", "influencegen.job": name}, **overrides)
     work = io.BytesIO()
-    job_files.workspace_archive(work, trees)
+    job_files.workspace_archive(work, trees, source=source_tar(source or {"README": b"hello\n"}))  # one tar, as a job's
     work.seek(0)
-    container_id = runner.start(spec, [source_tar(source or {"README": b"hello\n"}), work])
+    container_id = runner.start(spec, [work])
     while wait and runner.state(container_id).running:
         time.sleep(0.1)
     return container_id, name

@@ -5,7 +5,8 @@ Into the job, before its container starts (``DockerRunner.start(spec, inputs)``)
 - ``source_archive``: the run's exact commit (``git archive``), members ``src/...``, owned by
   root; the container sees it at /src, mounted read-only;
 - ``workspace_archive``: the ``workspace/`` folder, owned by the job's user, with the trees
-  earlier tasks left as outputs and the restored cache in it.
+  earlier tasks left as outputs and the restored cache in it; the commit's ``src/`` goes in
+  the same tar, so that a job's files take one ``put_archive``.
 
 Out of the job, after its container ended: ``read_file`` reads one declared report or
 artifact, ``save_tree`` writes declared folders (outputs, cache) into a tar whose members are
@@ -17,11 +18,14 @@ import os
 import posixpath
 import shutil
 import tarfile
+import time
 
 from ..source.git_source import archive as git_archive
+from ..source.git_source import mirror_lock
 
 JOB_UID = 1000  # containers run as this non-root user
 WORKSPACE = "/workspace"
+SOURCE_KEPT_S = 3600  # a commit's shared src/ tar is removed this long after its last use
 MAX_TREE_BYTES = 1024 * 1024 * 1024  # what outputs or a cache of one job may weigh
 _GO_DIR_BIT = 1 << 31  # Docker's stat of a path gives Go's os.FileMode
 
@@ -35,18 +39,59 @@ def source_archive(url, sha, mirrors_dir, fileobj):
     return git_archive(url, sha, mirrors_dir, fileobj, prefix="src/")
 
 
-def workspace_archive(fileobj, trees=()):
+def shared_source_archive(url, sha, mirrors_dir, folder):
+    """The path of the tar ``source_archive`` writes for commit ``sha``, made once in
+    ``folder`` and shared by every job of that commit (the jobs of one stage start together:
+    one ``git archive``, not one each). Written under a lock and a temporary name: a reader
+    never sees half of it."""
+    path = os.path.join(folder, f"{sha}.tar")
+    if not os.path.isfile(path):
+        os.makedirs(folder, exist_ok=True)
+        with mirror_lock(path):
+            if not os.path.isfile(path):
+                partial = f"{path}.{os.getpid()}.partial"
+                try:
+                    with open(partial, "wb") as handle:
+                        source_archive(url, sha, mirrors_dir, handle)
+                    os.replace(partial, path)
+                finally:
+                    if os.path.exists(partial):
+                        os.remove(partial)
+    os.utime(path)  # in use: kept SOURCE_KEPT_S from now
+    return path
+
+
+def prune_shared_sources(folder, kept_s=SOURCE_KEPT_S):
+    """Remove the shared source tars of ``folder`` unused for ``kept_s``; return their names."""
+    if not os.path.isdir(folder):
+        return []
+    cutoff, removed = time.time() - kept_s, []
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.getmtime(path) < cutoff:
+            os.remove(path)
+            removed.append(name)
+    return removed
+
+
+def workspace_archive(fileobj, trees=(), source=None):
     """Write the tar of ``workspace/`` (and its ``.home``), owned by the job's user, with the
     members of each tar of ``trees`` (paths relative to the workspace) under it; a later tree
-    overwrites an earlier one."""
+    overwrites an earlier one. With ``source`` (a tar as ``source_archive`` writes it), its
+    ``src/`` members come first, as they are: the job's whole volume is then one tar, put in
+    with one ``put_archive`` (each call costs Docker a mount of the container's filesystems)."""
     with tarfile.open(fileobj=fileobj, mode="w") as out:
+        if source is not None:
+            with tarfile.open(fileobj=source, mode="r|") as commit:
+                for member in commit:
+                    out.addfile(member, commit.extractfile(member) if member.isfile() else None)
         for name in ("workspace", "workspace/.home"):
             out.addfile(_owned(tarfile.TarInfo(name), tarfile.DIRTYPE))
         for tree in trees:
-            with tarfile.open(fileobj=tree, mode="r|") as source:
-                for member in source:
+            with tarfile.open(fileobj=tree, mode="r|") as archive:
+                for member in archive:
                     _check_member(member)
-                    data = source.extractfile(member) if member.isfile() else None
+                    data = archive.extractfile(member) if member.isfile() else None
                     member.name = f"workspace/{member.name}"
                     if member.islnk():
                         member.linkname = f"workspace/{member.linkname}"

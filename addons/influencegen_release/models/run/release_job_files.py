@@ -31,17 +31,15 @@ class ReleaseJob(models.Model):
 
     # -- into the job -----------------------------------------------------------------------
     def _job_inputs(self, stack):
-        """The tars to put into this job's volume (temporary files, closed by ``stack``): the
-        run's commit as ``src/``, then ``workspace/`` with the restored cache and the outputs
-        of earlier tasks of the run (later ones overwrite earlier ones)."""
+        """The tar to put into this job's volume (a temporary file, closed by ``stack``), as a
+        list of one: the run's commit as ``src/``, then ``workspace/`` with the restored cache
+        and the outputs of earlier tasks of the run (later ones overwrite earlier ones)."""
         self.ensure_one()
         run = self.run_id
-        inputs = []
+        source = None
         if run.repository_id.url and run.commit_sha:
-            source = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
-            job_files.source_archive(run.repository_id.url, run.commit_sha, self._mirrors(), source)
-            source.seek(0)
-            inputs.append(source)
+            path = job_files.shared_source_archive(run.repository_id.url, run.commit_sha, self._mirrors(), self._sources())
+            source = stack.enter_context(open(path, "rb"))  # noqa: SIM115 - closed by the stack
         trees = []
         cache = self._cache_file()
         if cache and os.path.isfile(cache):
@@ -50,11 +48,10 @@ class ReleaseJob(models.Model):
         for earlier in self._earlier_outputs():
             trees.append(stack.enter_context(open(earlier._output_file(), "rb")))  # noqa: SIM115
             self._append_log(f"[influencegen] outputs of '{earlier.name}' restored into /workspace\n")
-        workspace = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
-        job_files.workspace_archive(workspace, trees)
-        workspace.seek(0)
-        inputs.append(workspace)
-        return inputs
+        volume = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
+        job_files.workspace_archive(volume, trees, source=source)
+        volume.seek(0)
+        return [volume]
 
     def _earlier_outputs(self):
         """Succeeded jobs of the run with outputs, of earlier stages or named in ``needs``."""
@@ -139,9 +136,20 @@ class ReleaseJob(models.Model):
                 except RunnerError as exc:
                     _logger.warning("orphan volume %s: %s", name, exc)
 
+    def _prune_sources(self):
+        """The housekeeping's part: shared source tars nobody used for an hour go."""
+        try:
+            job_files.prune_shared_sources(self._sources())
+        except OSError as exc:  # another server pruned the same file first
+            _logger.warning("pruning shared sources: %s", exc)
+
     # -- where files are kept ---------------------------------------------------------------
     def _mirrors(self):
         return self.env["release.settings"]._path("git-mirrors")
+
+    def _sources(self):
+        """Where the tar of each commit's ``src/`` is kept for the jobs that start from it."""
+        return self.env["release.settings"]._path("work", "sources")
 
     def _output_file(self):
         return self.env["release.settings"]._path("outputs", f"run-{self.run_id.id}", f"job-{self.id}.tar")

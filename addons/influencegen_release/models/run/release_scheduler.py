@@ -49,10 +49,18 @@ class ReleaseScheduler(models.AbstractModel):
     @api.model
     def _tick_once(self):
         """One pass; nothing in it waits for a target: built-in jobs are handed to workers.
-        Each run advances in its own transaction, so one that fails harms no other."""
-        self._step("_reconcile")
-        for job_id in self._step("_recover_builtins"):
-            self._guarded("_recover_builtin", job_id)
+        Each run advances in its own transaction, so one that fails harms no other. One query
+        says what is live; a step with nothing live to act on is not run (with nothing live
+        at all, the tick is that query), and the housekeeping runs once a minute at most."""
+        live = self._step("_live_work")
+        if not live:
+            if self._housekeeping_due():
+                self._guarded("_housekeep")
+            return False
+        ended = self._step("_reconcile") if live["on_runner"] else []
+        if live["builtins"]:
+            for job_id in self._step("_recover_builtins"):
+                self._guarded("_recover_builtin", job_id)
         self._advance_runs()
         self._hand_over_builtins()
         runner_ids = self._step("_runner_ids")
@@ -61,17 +69,23 @@ class ReleaseScheduler(models.AbstractModel):
         self._start_all("_start", [claim for runner_id in runner_ids for claim in self._step("_claim", runner_id)])
         self._start_all("_prepare", [claim for rid in runner_ids for claim in self._guarded("_claim_ahead", rid) or []])
         self._advance_runs()
+        if ended:  # after the runs went on: removing containers and volumes keeps nobody waiting
+            self._guarded("_remove_ended", ended)
+        if self._housekeeping_due():  # last, for the same reason
+            self._guarded("_housekeep")
         return self._step("_has_work")
 
     def _start_all(self, method, claimed):
         """``method`` (``_start`` or ``_prepare``) of each claim, side by side outside tests."""
-        if len(claimed) > 1 and getattr(self.env.registry, "test_cr", None) is None:
-            with ThreadPoolExecutor(max_workers=min(START_THREADS, len(claimed))) as pool:
-                for future in [pool.submit(self._start_step, *claim, method=method) for claim in claimed]:
-                    future.result()
-        else:
-            for claim in claimed:
-                self._start_step(*claim, method=method)
+        self._side_by_side(lambda claim: self._start_step(*claim, method=method), claimed)
+
+    def _side_by_side(self, call, items):
+        """``[call(item)]``, in threads outside tests (Docker calls wait on I/O); ``call`` must
+        not touch this environment's records (each thread has its own step, or none)."""
+        if len(items) > 1 and getattr(self.env.registry, "test_cr", None) is None:
+            with ThreadPoolExecutor(max_workers=min(START_THREADS, len(items))) as pool:
+                return [future.result() for future in [pool.submit(call, item) for item in items]]
+        return [call(item) for item in items]
 
     def _start_step(self, job_id, token, method="_start"):
         try:
@@ -106,16 +120,6 @@ class ReleaseScheduler(models.AbstractModel):
     # -- steps ------------------------------------------------------------------------------
     def _runner_ids(self):
         return self.env["release.runner"].search([("active", "=", True)]).ids
-
-    def _has_work(self):
-        Job = self.env["release.job"]
-        return bool(
-            Job.search_count([("state", "in", ("queued", "starting", "running"))], limit=1)
-            or self.env["release.run"].search_count(
-                [("state", "in", ("queued", "running")), ("job_ids.state", "in", ("pending", "queued"))], limit=1
-            )
-            or self.env["release.run"].search_count([("cancel_requested", "=", True), ("state", "not in", ("succeeded", "failed", "cancelled"))], limit=1)
-        )
 
     def _advance_runs(self):
         """Every live run, each in its own transaction: an unexpected error fails that run
@@ -238,48 +242,65 @@ class ReleaseScheduler(models.AbstractModel):
         return self.env["release.job"].browse(job_id)
 
     def _reconcile(self):
-        """Compare running jobs with the containers Docker has, by label, on every runner."""
-        # Archived hosts too: their running jobs must still be followed to the end.
-        for runner in self.env["release.runner"].search([("active", "in", (True, False))]):
-            try:
-                client = runner._client()
-                containers = client.find({"influencegen.db": self.env.cr.dbname})
-            except RunnerError as exc:
-                if runner.last_error != str(exc):
-                    runner.last_error = str(exc)
-                continue
-            self._mark_seen(runner)
+        """Follow the container jobs starting or running, on every host (archived ones too:
+        their jobs must still be followed to the end), by the container each recorded; Docker
+        is asked for its containers by label only for a claim that recorded none (a start
+        that died: its container is found by name and adopted). Returns ``[(runner id,
+        container id, volume)]`` of the jobs that ended: removed once this is committed
+        (``_remove_ended``; the housekeeping removes what a worker killed meanwhile left)."""
+        self.env.cr.execute(
+            """SELECT id FROM release_job WHERE state IN ('starting', 'running') AND runner_id IS NOT NULL
+               ORDER BY id FOR UPDATE SKIP LOCKED"""
+        )
+        jobs = self.env["release.job"].browse([row[0] for row in self.env.cr.fetchall()])
+        ended = []
+        for runner in jobs.runner_id:
+            client = runner._client()
             self._watch_events(client)
-            self.env.cr.execute(
-                """SELECT id FROM release_job WHERE runner_id = %s AND state IN ('starting', 'running')
-                   ORDER BY id FOR UPDATE SKIP LOCKED""",
-                [runner.id],
-            )
-            jobs = self.env["release.job"].browse([row[0] for row in self.env.cr.fetchall()])
-            by_name = {labels.get("influencegen.name"): cid for cid, labels in containers.items()}
-            for job in jobs:
+            on_runner = jobs.filtered(lambda j, r=runner: j.runner_id == r)
+            by_name = {}
+            if any(job.state == "starting" and not job.container_id for job in on_runner):
+                try:
+                    found = client.find({"influencegen.db": self.env.cr.dbname})
+                except RunnerError as exc:
+                    if runner.last_error != str(exc):
+                        runner.last_error = str(exc)
+                    continue
+                by_name = {labels.get("influencegen.name"): cid for cid, labels in found.items()}
+            for job in on_runner:
                 container_id = job.container_id or by_name.get(job._container_name())
                 if job.state == "starting":
                     self._recover_start(job, container_id)
                     continue
-                self._follow_isolated(job, client, container_id)
-            self._remove_orphans(client, containers)
-            self._sweep_dropped_databases(client)
-            self.env["release.job"]._remove_orphan_volumes(client)
+                ended += self._follow_isolated(job, client, container_id)
+        return ended
+
+    def _remove_ended(self, ended):
+        for runner_id, container_id, volume in ended:
+            client = self.env["release.runner"].browse(runner_id)._client()
+            try:
+                client.remove(container_id)
+                client.remove_volume(volume)
+            except RunnerError as exc:  # the housekeeping removes it later
+                _logger.warning("ended container %s: %s", container_id[:12], exc)
 
     def _follow_isolated(self, job, client, container_id):
-        """``_follow`` of one job; an unexpected error fails that job alone, with its traceback."""
+        """``_follow`` of one job; an unexpected error fails that job alone, with its traceback.
+        Returns what ``_follow`` says to remove (nothing when it was rolled back)."""
+        ended = []
         try:
             with self.env.cr.savepoint():
-                self._follow(job, client, container_id)
+                self._follow(job, client, container_id, ended)
+            return ended
         except RunnerError as exc:
             _logger.warning("job %s: %s", job.id, exc)
         except Exception as exc:
             if transient(exc):  # a concurrent change of the job: the next tick reads it again
                 _logger.warning("job %s: transient error: %s", job.id, exc)
-                return
+                return []
             _logger.exception("job %s: following it failed", job.id)
             self._fail_unexpected(job, traceback.format_exc())
+        return []
 
     def _recover_start(self, job, container_id):
         if container_id:  # started, then the worker died before recording it
@@ -291,8 +312,9 @@ class ReleaseScheduler(models.AbstractModel):
             if self.env.cr.fetchone()[0]:  # nobody is starting it
                 job._requeue(f"claimed {STALE_START_S} s ago and not started")
 
-    def _follow(self, job, client, container_id):
-        """Copy new log lines; finish the job when its container ended, timed out or was cancelled."""
+    def _follow(self, job, client, container_id, ended):
+        """Copy new log lines; finish the job when its container ended, timed out or was
+        cancelled (its container and volume go into ``ended``)."""
         state = client.state(container_id) if container_id else None
         if state is None:
             job._fail("the container vanished (removed outside the scheduler)")
@@ -306,30 +328,31 @@ class ReleaseScheduler(models.AbstractModel):
         if state.running:
             if job.run_id.cancel_requested:
                 client.kill(container_id)
-                self._close(job, client, container_id, "cancelled", reason="cancelled")
+                self._close(job, client, container_id, ended, "cancelled", reason="cancelled", killed=True)
             elif job.deadline_at and fields.Datetime.now() > job.deadline_at:
                 client.kill(container_id)
                 timeout = job._spec()["timeout"]
-                self._close(job, client, container_id, "failed", reason=f"timed out after {timeout} s")
+                self._close(job, client, container_id, ended, "failed", reason=f"timed out after {timeout} s", killed=True)
             return
         problem = job._collect_files(client, container_id, succeeded=state.exit_code == 0 and not state.oom_killed)
         if state.oom_killed:
             memory = job._spec()["memory"]
             job.oom_killed = True
-            self._close(job, client, container_id, "failed", state.exit_code, f"killed: out of memory (limit {memory} MiB)")
+            self._close(job, client, container_id, ended, "failed", state.exit_code, f"killed: out of memory (limit {memory} MiB)")
         elif state.exit_code == 0 and problem:
-            self._close(job, client, container_id, "failed", 0, problem)
+            self._close(job, client, container_id, ended, "failed", 0, problem)
         elif state.exit_code == 0:
-            self._close(job, client, container_id, "succeeded", 0)
+            self._close(job, client, container_id, ended, "succeeded", 0)
         else:
-            self._close(job, client, container_id, "failed", state.exit_code, f"exit code {state.exit_code}")
+            self._close(job, client, container_id, ended, "failed", state.exit_code, f"exit code {state.exit_code}")
 
-    def _close(self, job, client, container_id, state, exit_code=None, reason=None):
-        """The container's end: last log lines, container and workspace removed, then the job
-        ends or, on an exit code its task declares retryable, goes back to the queue."""
-        job._copy_logs(client, container_id)
-        client.remove(container_id)
-        job._drop_files(client)
+    def _close(self, job, client, container_id, ended, state, exit_code=None, reason=None, killed=False):
+        """The container's end: last log lines (those of a container that had ended are all
+        read already), container and volume to remove, then the job ends or, on an exit code
+        its task declares retryable, goes back to the queue."""
+        if killed:
+            job._copy_logs(client, container_id)
+        ended.append((job.runner_id.id, container_id, job.container_name or job._container_name()))
         retry = job._spec()["retry"]
         if state == "failed" and exit_code in retry["exit_codes"] and job.attempt <= retry["max"]:
             job._retry(exit_code)

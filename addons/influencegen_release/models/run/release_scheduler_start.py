@@ -11,7 +11,6 @@ from ...engine.vocabulary import RUN_TERMINAL
 
 _logger = logging.getLogger(__name__)
 
-AHEAD = 2  # per runner host: queued jobs whose container is created while the host is full
 
 
 class ReleaseSchedulerStart(models.AbstractModel):
@@ -46,12 +45,21 @@ class ReleaseSchedulerStart(models.AbstractModel):
                ORDER BY j.run_id, j.stage_sequence, j.sequence, j.id LIMIT %s FOR UPDATE OF j SKIP LOCKED""",
             [runner_id, RUN_TERMINAL, free],
         )
-        for job in self.env["release.job"].browse([row[0] for row in cr.fetchall()]):
-            if self._start_container(job, job.container_id):
+        jobs = self.env["release.job"].browse([row[0] for row in cr.fetchall()])
+        client = self.env["release.runner"].browse(runner_id)._client()
+        starts = [(job.container_id, job._container_name()) for job in jobs]
+        # Side by side, as a wave of slots frees at once; the records are written here after.
+        errors = self._side_by_side(lambda start: self._start_created(client, *start), starts)
+        for job, error in zip(jobs, errors, strict=True):
+            if error:
+                job._fail(error)
+            else:
                 job._start(job.container_id)
 
     def _claim_ahead(self, runner_id):
-        """While the host is full, claim up to ``AHEAD`` queued jobs to create ahead."""
+        """While the host is full, claim queued jobs to create ahead, as many as it has slots:
+        the next wave is ready when the current one ends (fewer would leave slots to the
+        slower full start path)."""
         runner, free = self._lock_runner(runner_id)
         if runner is None or free > 0:
             return []  # held by another server, or free slots: the claim starts jobs at once
@@ -59,7 +67,7 @@ class ReleaseSchedulerStart(models.AbstractModel):
         cr.execute(
             "SELECT count(*) FROM release_job WHERE runner_id = %s AND state = 'starting' AND ahead IS NOT NULL", [runner_id]
         )
-        wanted = min(AHEAD, runner.capacity) - cr.fetchone()[0]
+        wanted = runner.capacity - cr.fetchone()[0]
         if wanted <= 0:
             return []
         claimed = []
@@ -118,6 +126,15 @@ class ReleaseSchedulerStart(models.AbstractModel):
             # A KeyError's text is its key quoted; the key alone reads better as a reason.
             job._fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
             return None
+
+    @staticmethod
+    def _start_created(client, container_id, name):
+        """Start a container created ahead; why it did not start, or None."""
+        try:
+            client.start_created(container_id, name, volume=name)
+        except RunnerError as exc:
+            return str(exc)
+        return None
 
     def _start_container(self, job, container_id):
         name = job._container_name()
