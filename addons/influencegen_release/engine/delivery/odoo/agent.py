@@ -33,8 +33,10 @@ from datetime import UTC, datetime
 
 try:  # run as a script on the target, or imported as part of the engine
     from . import agent_check
+    from .backup_stamp import FINGERPRINT, stamp_sql
 except ImportError:  # pragma: no cover - script mode
     import agent_check  # pylint: disable=import-error
+    from backup_stamp import FINGERPRINT, stamp_sql  # pylint: disable=import-error
 
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
 COMMAND_LINE = re.compile(r"^\[agent\] [\d:. -]+ \$ ")  # the agent's log of a command it starts
@@ -88,7 +90,9 @@ class Agent:
         self.restart_server()
         backup = str(self.status.get("backup_path", ""))
         if backup.startswith(DATABASE_REF):  # off the deploy's path, after the restart
-            self._set(backup_size=self.database_size(backup[len(DATABASE_REF):]))
+            name = backup[len(DATABASE_REF) :]
+            self._set(backup_size=self.database_size(name))
+            self.psql(stamp_sql(ident, literal, name, self.status["backup_at"], self.fingerprint(name)))  # for rehearsals
             self.prune_backups()
         return 0
 
@@ -113,7 +117,7 @@ class Agent:
     def backup(self):
         copy = None if self.job.get("backup") == "dump" else self.copy_database()
         if copy:
-            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}")
+            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}", backup_at=time.time())
             return
         path = self.job["backup_path"]
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
@@ -168,7 +172,15 @@ class Agent:
 
     def database_size(self, name):
         result = self.psql(f"SELECT pg_database_size({literal(name)})", tuples=True)
-        return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
+        if result.returncode or not result.stdout.strip().isdigit():
+            self.log(f"size of {name} unknown: {result.stderr.strip() or result.stdout.strip()}")
+            return 0
+        return int(result.stdout.strip())
+
+    def fingerprint(self, database):
+        """The module table's fingerprint (backup_stamp.py), read in ``database``; "" if unreadable."""
+        result = self.psql(FINGERPRINT, tuples=True, database=database)
+        return result.stdout.strip() if result.returncode == 0 else ""
 
     def upgrade_cmd(self):
         args = [
@@ -236,7 +248,11 @@ class Agent:
         fresh, failed = f"{db}_restore_{stamp}", f"{db}_failed_{stamp}"
         backup = self.status.get("backup_path") or self.job["backup_path"]
         if backup.startswith(DATABASE_REF):  # a copy: nobody connects to it, it copies at once
-            copy = self.psql(f"CREATE DATABASE {ident(fresh)} TEMPLATE {ident(backup[len(DATABASE_REF):])}")
+            for _attempt in range(COPY_RETRIES):  # but the stamp's reading session may still be closing
+                copy = self.psql(f"CREATE DATABASE {ident(fresh)} TEMPLATE {ident(backup[len(DATABASE_REF):])}")
+                if copy.returncode == 0 or "being accessed by other users" not in copy.stderr:
+                    break
+                time.sleep(0.2)
             if copy.returncode:
                 raise AgentError(f"database restore failed: {copy.stderr.strip()}")
         else:
@@ -250,23 +266,12 @@ class Agent:
             f'ALTER DATABASE "{failed}" WITH ALLOW_CONNECTIONS true;'
         )
         for attempt in range(RESTORE_RETRIES):
-            result = subprocess.run(
-                ["psql", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", swap],
-                capture_output=True,
-                text=True,
-                env=self.pg_env(),
-                check=False,
-            )
+            result = self.psql(swap)
             if result.returncode == 0:
                 self.log(f"database {db} restored from {backup}; the failed one is kept as {failed}")
                 return failed
             self.log(f"swap attempt {attempt + 1}: {result.stderr.strip()}")
-            subprocess.run(
-                ["psql", "-d", "postgres", "-c", f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS true;'],
-                capture_output=True,
-                env=self.pg_env(),
-                check=False,
-            )
+            self.psql(f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS true")
             time.sleep(1)
         raise AgentError(f"could not swap the restored database in place of {db} (see agent.log)")
 
@@ -315,10 +320,10 @@ class Agent:
             message = f"{causes[-1]} ({message})" if message else causes[-1]
         return message[:500]
 
-    def psql(self, *statements, tuples=False):
-        """Statements on the server's ``postgres`` database, each in its own transaction
-        (CREATE DATABASE may not run inside one)."""
-        cmd = ["psql", "-w", "-X", "-v", "ON_ERROR_STOP=1", "-d", "postgres", *(["-tA"] if tuples else [])]
+    def psql(self, *statements, tuples=False, database="postgres"):
+        """Statements on the server's ``postgres`` database (or ``database``), each in its own
+        transaction (CREATE DATABASE may not run inside one)."""
+        cmd = ["psql", "-w", "-X", "-v", "ON_ERROR_STOP=1", "-d", database, *(["-tA"] if tuples else [])]
         for statement in statements:
             cmd += ["-c", statement]
         return subprocess.run(cmd, capture_output=True, text=True, env=self.pg_env(), timeout=600, check=False)
