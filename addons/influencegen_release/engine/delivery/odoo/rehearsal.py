@@ -160,16 +160,19 @@ class Rehearsal(agent.Agent):
         taken_at = time.time()
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", dump, db], "copy of the production database")
         self.psql(f"DROP DATABASE IF EXISTS {agent.ident(building)}")
-        self.run(["createdb", building], "create the rehearsal backup")
-        self.run(["pg_restore", "--no-owner", "--jobs=2", "-d", building, dump], "restore into the rehearsal backup")
-        os.remove(dump)
-        result = self.psql(
-            f"DROP DATABASE IF EXISTS {agent.ident(base)}",
-            f"ALTER DATABASE {agent.ident(building)} RENAME TO {agent.ident(base)}",
-            stamp_sql(agent.ident, agent.literal, base, taken_at, fingerprint),
-        )
-        if result.returncode:
-            raise agent.AgentError(f"the rehearsal backup {base} could not be put in place: {result.stderr.strip()}")
+        try:
+            self.run(["createdb", building], "create the rehearsal backup")
+            self.run(["pg_restore", "--no-owner", "--jobs=2", "-d", building, dump], "restore into the rehearsal backup")
+            result = self.psql(
+                f"DROP DATABASE IF EXISTS {agent.ident(base)}",
+                f"ALTER DATABASE {agent.ident(building)} RENAME TO {agent.ident(base)}",
+                stamp_sql(agent.ident, agent.literal, base, taken_at, fingerprint),
+            )
+            if result.returncode:
+                raise agent.AgentError(f"the rehearsal backup {base} could not be put in place: {result.stderr.strip()}")
+        finally:
+            self.psql(f"DROP DATABASE IF EXISTS {agent.ident(building)} WITH (FORCE)")  # only what failed is left under that name
+            os.remove(dump)
         self.log(f"fresh backup {base} of {db} taken (pg_dump) and kept for the next rehearsal")
         return base
 
