@@ -7,7 +7,8 @@ starts this script as a separate process, which:
 1. backs the database up before touching anything: a server-side copy
    (``CREATE DATABASE <db>_bk_<receipt> TEMPLATE <db>``, a file-level copy that needs the
    database closed to connections for its few hundred milliseconds), else ``pg_dump -Fc``
-   when the server refuses the copy; the newest ``KEEP_BACKUPS`` copies are kept;
+   when the server refuses the copy (agent_backup.py: the newest ``KEEP_BACKUPS`` copies are
+   kept, each stamped for the upgrade rehearsal once the restarted server reported);
 2. points the managed addons folder's ``current`` link at the new release (atomic rename);
 3. runs ``odoo-bin -u <changed> -i <new> --stop-after-init`` against the database (nothing
    to install or upgrade: no backup and no upgrade run, only the code switch and restart);
