@@ -17,7 +17,10 @@ downtime_vs_bare_u_ratio          that / the downtime of the bare way, measured 
 rehearsal_s_p50                   the upgrade rehearsal of a one-module change on that database
                                   (engine/delivery/odoo/rehearsal.py: copy, neutralize, ``-u``,
                                   drop), from the request to its report; ``rehearsal_upgrade_s_p50``
-                                  is its ``-u`` alone
+                                  is its ``-u`` alone, ``rehearsal_s_each`` each one (the first
+                                  takes a fresh backup by pg_dump, the next copy it by TEMPLATE:
+                                  ``rehearsal_copied_from``), ``rehearsal_database_mb`` the size
+                                  of the rehearsal database after its upgrade
 
 Each round deploys a new version of one custom module through the product and, in alternating
 order, the next version of another one the bare way (its code put in place by hand). ``-u all``
@@ -202,6 +205,9 @@ def bench_odoo_realistic():
             "rehearsal_s_p50": p50([seconds for seconds, _report in rehearsals]),
             "rehearsal_upgrade_s_p50": p50([report.get("upgrade_s") for _s, report in rehearsals]),
             "rehearsal_database_mb": round((rehearsals[-1][1].get("size_bytes") or 0) / 2**20, 1) if rehearsals else None,
+            # the first takes a fresh backup (pg_dump), the next ones copy it (production unchanged)
+            "rehearsal_s_each": [round(seconds, 1) for seconds, _report in rehearsals],
+            "rehearsal_copied_from": [report.get("copied_from") for _s, report in rehearsals],
             "rehearsal_rounds": len(rehearsals),
             "realistic_deploy_s_p50": p50(product_s),
             "realistic_bare_u_s_p50": p50(bare_s),

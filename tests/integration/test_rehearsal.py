@@ -1,6 +1,7 @@
-"""The upgrade rehearsal before the production Go/No-Go: the target copies its database,
-neutralizes the copy, runs exactly the planned upgrade there and reports back; the copy is
-dropped and production is never touched. A failed rehearsal blocks the approval until a
+"""The upgrade rehearsal before the production Go/No-Go: the target copies a backup of its
+database that is still production's (a fresh one by pg_dump, reused while production does not
+change), neutralizes the copy, runs exactly the planned upgrade there and reports back; the copy
+is dropped and production is never touched. A failed rehearsal blocks the approval until a
 Release Manager overrides it with a reason."""
 
 import os
@@ -78,7 +79,7 @@ def push(api, origin, repo_id, versions, message, failing=None):
 
 
 def rehearsal(api, approval_id, timeout=240):
-    fields = ["state", "modules_installed", "modules_upgraded", "upgrade_s", "duration_s", "database_mb",
+    fields = ["state", "modules_installed", "modules_upgraded", "upgrade_s", "duration_s", "database_mb", "copied_from",
               "warnings", "errors", "error", "dropped", "override_by_id", "override_reason"]  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -108,6 +109,7 @@ def test_a_rehearsal_passes_beside_the_plan_and_leaves_production_as_it_was(serv
     assert (report["modules_upgraded"], report["modules_installed"]) == ("igr_demo_c", False)
     assert report["upgrade_s"] > 0 and report["duration_s"] >= report["upgrade_s"] and report["database_mb"] > 1
     assert report["dropped"] and not report["errors"]
+    assert report["copied_from"].startswith(f"{target.db}_bk_"), "a backup was copied, never production itself"
     versions, leftovers = target_state(target)
     assert versions == dict.fromkeys(MODULES, "18.0.1.0.0"), "production still runs 1.0.0"
     assert leftovers == [], "the rehearsal database was dropped"
@@ -126,7 +128,9 @@ def test_a_broken_migration_fails_the_rehearsal_blocks_the_approval_until_overri
     report = rehearsal(api, approval_id)
     assert report["state"] == "failed", report
     assert "rehearsed migration boom" in report["error"] + (report["errors"] or "")
-    assert report["dropped"]
+    assert report["dropped"] and report["database_mb"] > 1, "the copy's size, even when the upgrade failed"
+    # Production did not change since the first rehearsal: its fresh backup is copied again (no pg_dump).
+    assert report["copied_from"] == f"{target.db}_bk_rehearsal"
     versions, leftovers = target_state(target)
     assert versions == dict.fromkeys(MODULES, "18.0.1.0.0") and leftovers == [], "production untouched, copy dropped"
 

@@ -39,7 +39,7 @@ class ReleaseApproval(models.Model):
                 "passed in %(duration)s s (upgrade %(upgrade)s s, database %(size)s MB): installs %(installed)s, upgrades %(upgraded)s",
                 duration=round(rehearsal.duration_s),
                 upgrade=round(rehearsal.upgrade_s),
-                size=rehearsal.database_mb,
+                size=round(rehearsal.database_mb, 1),
                 installed=rehearsal.modules_installed or "-",
                 upgraded=rehearsal.modules_upgraded or "-",
             )

@@ -139,11 +139,17 @@ class ReleaseTargetReceipt(models.Model):
         return self._summary()
 
     def api_result(self):
-        """The deploy's progress, read from the agent's status file (it survives restarts)."""
+        """The deploy's progress, read from the agent's status file (it survives restarts).
+        Once upgraded (only the restarted server says so), also the package's modules as this
+        server runs them: the deployer verifies them without asking again."""
         self._check_deployer()
         self.ensure_one()
         self._sync_status()
-        return self._summary()
+        summary = self._summary()
+        if self.state == "upgraded":
+            plan = json.loads(self.plan_json or "{}")
+            summary["modules"] = self._installed([name for key in ("install", "upgrade", "unchanged") for name in plan.get(key) or []])
+        return summary
 
     def api_restore(self, reason):
         """Restore code and database as they were before this deploy (failed smoke checks)."""

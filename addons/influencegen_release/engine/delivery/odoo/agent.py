@@ -7,7 +7,8 @@ starts this script as a separate process, which:
 1. backs the database up before touching anything: a server-side copy
    (``CREATE DATABASE <db>_bk_<receipt> TEMPLATE <db>``, a file-level copy that needs the
    database closed to connections for its few hundred milliseconds), else ``pg_dump -Fc``
-   when the server refuses the copy; the newest ``KEEP_BACKUPS`` copies are kept;
+   when the server refuses the copy (agent_backup.py: the newest ``KEEP_BACKUPS`` copies are
+   kept, each stamped for the upgrade rehearsal once the restarted server reported);
 2. points the managed addons folder's ``current`` link at the new release (atomic rename);
 3. runs ``odoo-bin -u <changed> -i <new> --stop-after-init`` against the database (nothing
    to install or upgrade: no backup and no upgrade run, only the code switch and restart);
@@ -33,17 +34,18 @@ from datetime import UTC, datetime
 
 try:  # run as a script on the target, or imported as part of the engine
     from . import agent_check
+    from .agent_backup import COPY_RETRIES, DATABASE_REF, BackupMixin, ident, literal
+    from .backup_stamp import stamp_sql
 except ImportError:  # pragma: no cover - script mode
     import agent_check  # pylint: disable=import-error
+    from agent_backup import COPY_RETRIES, DATABASE_REF, BackupMixin, ident, literal  # pylint: disable=import-error
+    from backup_stamp import stamp_sql  # pylint: disable=import-error
 
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
 COMMAND_LINE = re.compile(r"^\[agent\] [\d:. -]+ \$ ")  # the agent's log of a command it starts
 UPGRADE_TIMEOUT_S = 1800
 RESTORE_RETRIES = 10
-KEEP_BACKUPS = 2  # backup databases kept per target: a rollback restores the newest deploy's
-COPY_RETRIES = 5
 RESTARTS = ("upgraded", "restored", "restore_failed")  # states the agent restarts the server after
-DATABASE_REF = "database:"  # a backup that is a database of the same server, not a dump file
 
 
 class AgentError(Exception):
@@ -54,7 +56,7 @@ def now():
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Agent:
+class Agent(BackupMixin):
     def __init__(self, job_path):
         self.job_path = job_path
         with open(job_path, encoding="utf-8") as handle:
@@ -87,8 +89,11 @@ class Agent:
         self._set(state="upgraded", step="restart", upgraded_at=now())
         self.restart_server()
         backup = str(self.status.get("backup_path", ""))
-        if backup.startswith(DATABASE_REF):  # off the deploy's path, after the restart
-            self._set(backup_size=self.database_size(backup[len(DATABASE_REF):]))
+        if backup.startswith(DATABASE_REF):  # off the deploy's path, once the restarted server reported
+            self.wait_reported()
+            name = backup[len(DATABASE_REF) :]
+            self._set(backup_size=self.database_size(name))
+            self.psql(stamp_sql(ident, literal, name, self.status["backup_at"], self.fingerprint(name)))  # for rehearsals
             self.prune_backups()
         return 0
 
@@ -109,66 +114,6 @@ class Agent:
         self._set(state="restored", step="restart", finished_at=now())
         self.restart_server()
         return 0
-
-    def backup(self):
-        copy = None if self.job.get("backup") == "dump" else self.copy_database()
-        if copy:
-            self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}")
-            return
-        path = self.job["backup_path"]
-        self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
-        self._set(backup_done=True, backup_path=path, backup_size=os.path.getsize(path))
-
-    def copy_database(self):
-        """``CREATE DATABASE ... TEMPLATE`` needs the source without connections: the server's
-        pooled ones are closed and new ones refused for the copy's duration (the server answers
-        errors meanwhile: that is the deploy's downtime, measured by the deployer). Returns the
-        copy's name, or None when the server refuses (then a dump is taken)."""
-        db = self.job["db"]
-        name = f"{db}_bk_{os.path.basename(self.folder)}"
-        self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")  # a copy an interrupted deploy left
-        for attempt in range(COPY_RETRIES):
-            self.wait_idle(db)
-            started = time.monotonic()
-            result = self.psql(
-                f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS false",
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = {literal(db)} AND pid <> pg_backend_pid()",
-                f"CREATE DATABASE {ident(name)} TEMPLATE {ident(db)}",
-            )
-            self.psql(f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS true")  # always, whatever happened
-            if result.returncode == 0:
-                self.log(f"database {db} copied to {name} in {time.monotonic() - started:.2f} s")
-                return name
-            self.log(f"copy attempt {attempt + 1}: {result.stderr.strip()}")
-            if "permission denied" in result.stderr or "must be owner" in result.stderr:
-                break
-            time.sleep(0.2)
-        self.log("the database server would not copy the database: taking a pg_dump instead")
-        return None
-
-    def wait_idle(self, db, timeout=2.0):
-        """Until no session of ``db`` is inside a transaction (the request that started this
-        agent is still committing): closing it then would fail that request. Bounded."""
-        busy = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = {literal(db)} "
-                "AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()")
-        started = time.monotonic()
-        while time.monotonic() < started + timeout and self.psql(busy, tuples=True).stdout.strip() not in ("0", ""):
-            time.sleep(0.05)
-        self.log(f"waited {time.monotonic() - started:.2f} s for the sessions of {db} to leave their transactions")
-
-    def prune_backups(self):
-        db = self.job["db"]
-        pattern = literal(db.replace("_", "\\_") + "\\_bk\\_%")
-        listed = self.psql(f"SELECT datname FROM pg_database WHERE datname LIKE {pattern}", tuples=True)
-        prefix = f"{db}_bk_"
-        copies = sorted((int(n[len(prefix):]), n) for n in listed.stdout.split() if n[len(prefix):].isdigit())
-        for _number, name in copies[:-KEEP_BACKUPS]:
-            self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")
-            self.log(f"older backup {name} dropped (the newest {KEEP_BACKUPS} are kept)")
-
-    def database_size(self, name):
-        result = self.psql(f"SELECT pg_database_size({literal(name)})", tuples=True)
-        return int(result.stdout.strip() or 0) if result.returncode == 0 else 0
 
     def upgrade_cmd(self):
         args = [
@@ -236,7 +181,11 @@ class Agent:
         fresh, failed = f"{db}_restore_{stamp}", f"{db}_failed_{stamp}"
         backup = self.status.get("backup_path") or self.job["backup_path"]
         if backup.startswith(DATABASE_REF):  # a copy: nobody connects to it, it copies at once
-            copy = self.psql(f"CREATE DATABASE {ident(fresh)} TEMPLATE {ident(backup[len(DATABASE_REF):])}")
+            for _attempt in range(COPY_RETRIES):  # but the stamp's reading session may still be closing
+                copy = self.psql(f"CREATE DATABASE {ident(fresh)} TEMPLATE {ident(backup[len(DATABASE_REF):])}")
+                if copy.returncode == 0 or "being accessed by other users" not in copy.stderr:
+                    break
+                time.sleep(0.2)
             if copy.returncode:
                 raise AgentError(f"database restore failed: {copy.stderr.strip()}")
         else:
@@ -250,23 +199,12 @@ class Agent:
             f'ALTER DATABASE "{failed}" WITH ALLOW_CONNECTIONS true;'
         )
         for attempt in range(RESTORE_RETRIES):
-            result = subprocess.run(
-                ["psql", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", swap],
-                capture_output=True,
-                text=True,
-                env=self.pg_env(),
-                check=False,
-            )
+            result = self.psql(swap)
             if result.returncode == 0:
                 self.log(f"database {db} restored from {backup}; the failed one is kept as {failed}")
                 return failed
             self.log(f"swap attempt {attempt + 1}: {result.stderr.strip()}")
-            subprocess.run(
-                ["psql", "-d", "postgres", "-c", f'ALTER DATABASE "{db}" WITH ALLOW_CONNECTIONS true;'],
-                capture_output=True,
-                env=self.pg_env(),
-                check=False,
-            )
+            self.psql(f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS true")
             time.sleep(1)
         raise AgentError(f"could not swap the restored database in place of {db} (see agent.log)")
 
@@ -315,10 +253,10 @@ class Agent:
             message = f"{causes[-1]} ({message})" if message else causes[-1]
         return message[:500]
 
-    def psql(self, *statements, tuples=False):
-        """Statements on the server's ``postgres`` database, each in its own transaction
-        (CREATE DATABASE may not run inside one)."""
-        cmd = ["psql", "-w", "-X", "-v", "ON_ERROR_STOP=1", "-d", "postgres", *(["-tA"] if tuples else [])]
+    def psql(self, *statements, tuples=False, database="postgres"):
+        """Statements on the server's ``postgres`` database (or ``database``), each in its own
+        transaction (CREATE DATABASE may not run inside one)."""
+        cmd = ["psql", "-w", "-X", "-v", "ON_ERROR_STOP=1", "-d", database, *(["-tA"] if tuples else [])]
         for statement in statements:
             cmd += ["-c", statement]
         return subprocess.run(cmd, capture_output=True, text=True, env=self.pg_env(), timeout=600, check=False)
@@ -356,14 +294,6 @@ class Agent:
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(self.status, handle, sort_keys=True)
         os.replace(tmp, self.status_path)
-
-
-def ident(name):
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value):
-    return "'" + value.replace("'", "''") + "'"
 
 
 def switch_link(link, target):

@@ -3,18 +3,26 @@
 Started by ``release.target.receipt.api_rehearse`` as its own process, like the deploy agent
 (whose helpers it reuses), with a job file naming the planned receipt:
 
-1. a fresh copy of the production database (``pg_dump -Fc``: production is only read);
-2. restored into a rehearsal database ``<db>_rehearsal_<receipt>_<time>``;
+1. a copy of production without touching it: ``CREATE DATABASE ... TEMPLATE`` of the newest
+   backup database (``<db>_bk_*``: nobody is connected to one, so the server copies its files at
+   once) whose module table is production's as it is now (a fingerprint over every module's
+   name, state, version and last write: a deploy since the backup changes it) and that is at
+   most ``BASE_MAX_AGE_S`` old; without one, a fresh backup ``<db>_bk_rehearsal`` is taken
+   (``pg_dump -Fc``: production is only read, none of its sessions is closed) and kept for the
+   next rehearsal. A deploy's own backup is taken before its upgrade, so it seldom fits;
+2. that copy is the rehearsal database ``<db>_rehearsal_<receipt>_<time>``;
 3. neutralized (``odoo-bin neutralize``: no outgoing mail, crons off, payment providers off);
 4. exactly the planned upgrade (``-u`` / ``-i``) run there with the package's code;
 5. the report: modules installed and upgraded, duration, warnings and errors of the log,
-   database size; then the rehearsal database and its files are dropped, whatever happened.
+   database size (after the upgrade; the copy's when the upgrade failed), where the copy came
+   from; then the rehearsal database and its files are dropped, whatever happened.
 
 Progress and the report go to ``status.json`` beside the job file. Usage:
 ``python3 rehearsal.py JOB.json``. ``start_rehearsal`` and ``rehearsal_report`` are the
 control plane's side.
 """
 
+import json
 import os
 import re
 import shutil
@@ -25,12 +33,16 @@ from datetime import UTC, datetime
 
 try:  # run as a script beside agent.py (the target), or imported as part of the engine
     from . import agent
+    from .backup_stamp import read_stamp, stamp_sql
 except ImportError:  # pragma: no cover - script mode
     import agent  # pylint: disable=import-error
+    from backup_stamp import read_stamp, stamp_sql  # pylint: disable=import-error
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (WARNING|ERROR|CRITICAL) \S+ (.*)$")
 MAX_LINES = 50  # warnings and errors reported, each list
 DONE = ("passed", "failed")
+BASE_MAX_AGE_S = 24 * 3600  # an older backup is not copied: the rehearsal would miss a day of data
+BASE_SUFFIX = "_bk_rehearsal"  # the fresh backup a rehearsal takes when no backup fits
 
 
 class Rehearsal(agent.Agent):
@@ -42,18 +54,13 @@ class Rehearsal(agent.Agent):
         started = time.monotonic()
         self._set(state="running", step="copy", database=rehearsal_db, started_at=agent.now())
         try:
-            dump = os.path.join(self.folder, "production.dump")
-            self.run(["pg_dump", "-Fc", "--no-owner", "-f", dump, job["db"]], "copy of the production database")
-            self.run(["createdb", rehearsal_db], "create the rehearsal database")
-            self._set(step="restore", created=True)
-            self.run(["pg_restore", "--no-owner", "-d", rehearsal_db, dump], "restore into the rehearsal database")
-            os.remove(dump)
-            self._set(step="neutralize")
+            source = self._copy(rehearsal_db)
+            self._set(step="neutralize", copied_from=source, size_bytes=self.database_size(rehearsal_db))
             self.run([*self._odoo("neutralize", rehearsal_db, data_dir)], "neutralize")
             self._set(step="upgrade")
             upgrade_started = time.monotonic()
             self.run(self._upgrade_cmd(rehearsal_db, data_dir), "rehearsed upgrade", timeout=agent.UPGRADE_TIMEOUT_S, check_log=True)
-            self._set(upgrade_s=round(time.monotonic() - upgrade_started, 2), size_bytes=self._size(rehearsal_db))
+            self._set(upgrade_s=round(time.monotonic() - upgrade_started, 2), size_bytes=self.database_size(rehearsal_db))
             state, error = "passed", ""
         except agent.AgentError as exc:
             state, error = "failed", str(exc)
@@ -101,12 +108,73 @@ class Rehearsal(agent.Agent):
             args += ["-i", ",".join(self.job["install"])]
         return args
 
-    def _size(self, database):
-        result = subprocess.run(
-            ["psql", "-d", "postgres", "-tAc", f"SELECT pg_database_size('{database}')"],
-            capture_output=True, text=True, env=self.pg_env(), check=False,
-        )  # fmt: skip
-        return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip().isdigit() else None
+    def _copy(self, rehearsal_db):
+        """``rehearsal_db`` as a copy of the newest backup that fits (a fresh one when none does);
+        returns the backup's name. Production is only read: its fingerprint, or a pg_dump."""
+        db = self.job["db"]
+        fingerprint = self.fingerprint(db)
+        source = next((name for name, stamp in self._backups() if self._fits(name, stamp, fingerprint)), None)
+        if not source:
+            source = self._fresh_backup(fingerprint)
+        if source == db:
+            raise agent.AgentError(f"refusing to copy {db} itself: a rehearsal never touches production")
+        self._set(created=True)
+        for attempt in range(agent.COPY_RETRIES):  # a session that read the backup may still be closing
+            result = self.psql(f"CREATE DATABASE {agent.ident(rehearsal_db)} TEMPLATE {agent.ident(source)}")
+            if result.returncode == 0:
+                self.log(f"rehearsal database {rehearsal_db} copied from the backup {source}")
+                return source
+            self.log(f"copy attempt {attempt + 1}: {result.stderr.strip()}")
+            time.sleep(0.2)
+        raise agent.AgentError(f"copy of the backup {source} failed: {result.stderr.strip()}")
+
+    def _backups(self):
+        """This database's backup databases stamped by the agent or a rehearsal, newest first,
+        at most BASE_MAX_AGE_S old: ``[(name, stamp)]``."""
+        db = self.job["db"]
+        pattern = agent.literal(db.replace("_", "\\_") + "\\_bk\\_%")
+        listed = self.psql(
+            "SELECT coalesce(json_agg(json_build_object('name', datname, 'comment', shobj_description(oid, 'pg_database'))), '[]') "
+            f"FROM pg_database WHERE datname LIKE {pattern} AND datallowconn",
+            tuples=True,
+        )
+        backups = []
+        for row in json.loads(listed.stdout.strip() or "[]") if listed.returncode == 0 else []:
+            stamp = read_stamp(row.get("comment"))
+            if stamp and time.time() - stamp["taken_at"] <= BASE_MAX_AGE_S:
+                backups.append((stamp["taken_at"], row["name"], stamp))
+        return [(name, stamp) for _taken, name, stamp in sorted(backups, reverse=True)]
+
+    def _fits(self, name, stamp, fingerprint):
+        fits = bool(fingerprint) and stamp["modules"] == fingerprint
+        verdict = "fits" if fits else "its modules are not production's now"
+        self.log(f"backup {name} taken at {stamp['taken_at']}: {verdict}")
+        return fits
+
+    def _fresh_backup(self, fingerprint):
+        """A fresh backup of production by ``pg_dump`` (it only reads), restored into
+        ``<db>_bk_rehearsal`` and stamped: kept for the next rehearsal."""
+        db = self.job["db"]
+        base, building = f"{db}{BASE_SUFFIX}", f"{db}_bk_building_{self.job['receipt']}"
+        dump = os.path.join(self.folder, "production.dump")
+        taken_at = time.time()
+        self.run(["pg_dump", "-Fc", "--no-owner", "-f", dump, db], "copy of the production database")
+        self.psql(f"DROP DATABASE IF EXISTS {agent.ident(building)}")
+        try:
+            self.run(["createdb", building], "create the rehearsal backup")
+            self.run(["pg_restore", "--no-owner", "--jobs=2", "-d", building, dump], "restore into the rehearsal backup")
+            result = self.psql(
+                f"DROP DATABASE IF EXISTS {agent.ident(base)}",
+                f"ALTER DATABASE {agent.ident(building)} RENAME TO {agent.ident(base)}",
+                stamp_sql(agent.ident, agent.literal, base, taken_at, fingerprint),
+            )
+            if result.returncode:
+                raise agent.AgentError(f"the rehearsal backup {base} could not be put in place: {result.stderr.strip()}")
+        finally:
+            self.psql(f"DROP DATABASE IF EXISTS {agent.ident(building)} WITH (FORCE)")  # only what failed is left under that name
+            os.remove(dump)
+        self.log(f"fresh backup {base} of {db} taken (pg_dump) and kept for the next rehearsal")
+        return base
 
     def _drop(self, database, data_dir):
         """The rehearsal database never outlives the rehearsal (only it: never the production one)."""

@@ -158,12 +158,14 @@ def _run_deploy(target, planned, manifest, smoke, timeout, result, mark):
     if summary["state"] != "upgraded":
         kept = f"; the failed database is kept as {summary['failed_database']}" if summary.get("failed_database") else ""
         raise TargetError(f"the upgrade failed and code and database were restored: {summary.get('error')}{kept}")
-    problems = verify(target, manifest) + run_smoke(target, smoke or [])
+    # What the restarted server runs, as it reported the upgrade (an older target: asked now).
+    installed = summary.get("modules") or target.state(list(manifest["modules"]))["modules"]
+    problems = check_modules(installed, manifest) + run_smoke(target, smoke or [])
     if problems:
         restored = restore(target, planned["receipt"], "; ".join(problems), timeout=timeout)
         mark(f"restore {restored['state']}")
         raise TargetError(f"smoke checks failed ({'; '.join(problems)}); code and database {restored['state']}")
-    result.modules = target.state(list(manifest["modules"]))["modules"]
+    result.modules = installed
     if not planned["plan"].get("install") and not planned["plan"].get("upgrade"):
         result.outcome = "unchanged"
     mark("verified")
@@ -182,8 +184,12 @@ def restore(target, receipt, reason, timeout=900):
 
 def verify(target, manifest):
     """Installed versions and code checksums on the target equal the package's."""
+    return check_modules(target.state(list(manifest["modules"]))["modules"], manifest)
+
+
+def check_modules(installed, manifest):
+    """What differs between ``installed`` (the target's api_state modules) and the package."""
     problems = []
-    installed = target.state(list(manifest["modules"]))["modules"]
     for name, expected in sorted(manifest["modules"].items()):
         actual = installed.get(name) or {}
         if actual.get("state") != "installed":

@@ -39,7 +39,8 @@ class ReleaseRehearsal(models.Model):
     modules_upgraded = fields.Char(readonly=True)
     duration_s = fields.Float(string="Duration (s)", readonly=True, help="Copy, neutralize, upgrade and drop.")
     upgrade_s = fields.Float(string="Upgrade (s)", readonly=True, help="The upgrade alone: what the deploy's window needs for it.")
-    database_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(16, 1))
+    database_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(16, 1), help="The rehearsal database after the upgrade (the copy's size when the upgrade failed).")
+    copied_from = fields.Char(readonly=True, help="The backup database the rehearsal database was copied from (never production itself).")
     warnings = fields.Text(readonly=True)
     errors = fields.Text(readonly=True)
     error = fields.Text(readonly=True)
@@ -127,7 +128,8 @@ class ReleaseRehearsal(models.Model):
                 "modules_upgraded": ", ".join(report.get("upgrade") or []) or False,
                 "duration_s": report.get("duration_s") or 0.0,
                 "upgrade_s": report.get("upgrade_s") or 0.0,
-                "database_mb": size / 1024 / 1024 if size else 0.0,
+                "database_mb": round(size / 1024 / 1024, 1) if size else 0.0,
+                "copied_from": report.get("copied_from") or False,
                 "warnings": "\n".join(report.get("warnings") or []) or False,
                 "errors": "\n".join(report.get("errors") or []) or False,
                 "error": report.get("error") or False,
@@ -137,8 +139,8 @@ class ReleaseRehearsal(models.Model):
         )
         if state == "passed":
             body = self.env._(
-                "Upgrade rehearsal passed on a neutralized copy of %(env)s: upgrade %(upgrade).1f s (total %(total).1f s), %(warnings)s warning(s).",
-                env=self.environment_id.code, upgrade=self.upgrade_s, total=self.duration_s, warnings=len(report.get("warnings") or []),
+                "Upgrade rehearsal passed on a neutralized copy of %(env)s: upgrade %(upgrade).1f s (total %(total).1f s), database %(size).1f MB, %(warnings)s warning(s).",
+                env=self.environment_id.code, upgrade=self.upgrade_s, total=self.duration_s, size=self.database_mb, warnings=len(report.get("warnings") or []),
             )  # fmt: skip
         else:
             body = self.env._(
