@@ -159,10 +159,14 @@ class ReleaseJob(models.Model):
         """→ cancelled: jobs of a cancelled run that nothing runs any more."""
         self.write({"state": "cancelled"})
 
-    def _set_claimed(self, runner, token):
-        """queued → starting on ``runner``; committed before the container is started, so a
-        start that dies leaves a claim the reconcile recognises by ``token`` and name."""
-        self.write({"state": "starting", "runner_id": runner.id, "claim_token": token, "claimed_at": fields.Datetime.now()})
+    def _set_claimed(self, runner, token, ahead=False):
+        """queued → starting on ``runner`` (its container created ahead when ``ahead`` says so);
+        committed before the container is started, so a start that dies leaves a claim the
+        reconcile recognises by ``token`` and name."""
+        vals = {"state": "starting", "runner_id": runner.id, "claim_token": token, "claimed_at": fields.Datetime.now()}
+        if ahead:
+            vals["ahead"] = ahead
+        self.write(vals)
 
     def _start(self, container_id=False):
         """→ running: in the container just started for this attempt, or (a built-in job,

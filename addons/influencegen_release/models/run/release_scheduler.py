@@ -193,10 +193,14 @@ class ReleaseScheduler(models.AbstractModel):
         runner, free = self._lock_runner(runner_id)
         if free <= 0:
             return []
+        return self._claim_eligible(runner, free)
+
+    def _claim_eligible(self, runner, limit, ahead=False):
+        """Claim up to ``limit`` eligible jobs for ``runner``: [(job id, claim token)]."""
         claimed = []
-        for job in self.env["release.job"].browse(self._eligible(runner, free)):
+        for job in self.env["release.job"].browse(self._eligible(runner, limit)):
             token = uuid.uuid4().hex
-            job._set_claimed(runner, token)
+            job._set_claimed(runner, token, ahead=ahead)
             claimed.append((job.id, token))
         return claimed
 

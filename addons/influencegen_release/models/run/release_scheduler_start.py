@@ -1,5 +1,4 @@
 import logging
-import uuid
 from contextlib import ExitStack
 
 from odoo import models
@@ -70,13 +69,7 @@ class ReleaseSchedulerStart(models.AbstractModel):
         wanted = runner.capacity - cr.fetchone()[0]
         if wanted <= 0:
             return []
-        claimed = []
-        for job in self.env["release.job"].browse(self._eligible(runner, wanted)):
-            token = uuid.uuid4().hex
-            job._set_claimed(runner, token)
-            job.ahead = "preparing"
-            claimed.append((job.id, token))
-        return claimed
+        return self._claim_eligible(runner, wanted, ahead="preparing")
 
     def _prepare(self, job_id, token):
         """Create the container of a job claimed ahead; it starts when a slot frees."""
