@@ -1,5 +1,6 @@
 """The Docker runner against the real engine, with the runner's base image."""
 
+import contextlib
 import io
 import os
 import socket
@@ -90,7 +91,13 @@ def test_no_network_unless_declared(runner, tmp_path):
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)
     port = listener.getsockname()[1]
-    threading.Thread(target=lambda: [listener.accept() for _ in range(2)], daemon=True).start()
+
+    def accept_until_closed():
+        with contextlib.suppress(OSError):  # the test closes the listener when it is done
+            while True:
+                listener.accept()[0].close()
+
+    threading.Thread(target=accept_until_closed, daemon=True).start()
     probe = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('reached')\""
     closed, _ = run(runner, tmp_path, probe)
     assert runner.state(closed).exit_code != 0
