@@ -31,6 +31,7 @@ The stack, the story and the timeline live in ``devstack/demo/``.
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -38,6 +39,14 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from devstack.demo.story import Demo  # noqa: E402 - devstack makes the engine importable without Odoo
+
+
+class Stopped(Exception):
+    """SIGTERM (a test's timeout, ``kill``): the demo still stops every server it started."""
+
+
+def _stop(signum, _frame):
+    raise Stopped(f"stopped by signal {signum}; stopping the servers")
 
 
 def main(argv=None):
@@ -48,6 +57,7 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="igr-demo-")
     demo = Demo(workdir, args.quick)
     ok = False
+    signal.signal(signal.SIGTERM, _stop)
     try:
         demo.start()
         good_artifact, good_workflow = demo.release()
@@ -57,6 +67,7 @@ def main(argv=None):
         demo.say("FAILED", str(exc))
         traceback.print_exc()
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stop short
         demo.timeline.print(ok)
         demo.stop()
         if ok and not args.keep:
