@@ -119,6 +119,7 @@ class Loop:
             self._lost_at = None
             connection = listen._cnx
             while True:
+                self._refill.set()  # its source prefetch runs beside this tick
                 busy = self._tick()
                 self._refill.set()
                 wait = (WATCHED_WAIT_S if self.watching() else BUSY_WAIT_S) if busy else IDLE_WAIT_S

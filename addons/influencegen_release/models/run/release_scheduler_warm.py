@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ...engine.execution import warm
+from ...engine.execution import job_files, warm
 from ...engine.execution.docker_runner import ContainerSpec, RunnerError
 from ...engine.execution.job_files import JOB_UID, JobFileError
 from ...engine.source.git_source import GitSourceError
+from ...engine.vocabulary import RUN_TERMINAL
 from .release_scheduler import LOCK_NAMESPACE
 
 _logger = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ WARM_LABEL = "influencegen.warm"  # its value: the digest of the warm key
 WARM_LOCK_NAMESPACE = 7_471_002  # pg advisory locks: (namespace, runner id) held while refilling it
 WARM_STALE_S = 15  # a job given a warm container and not started this long: its starter died
 WARM_IDLE_S = 300  # a free warm container no task wants any more is removed after this long
+WARM_JUDGE_S = 60  # with a whole wave ready, the surplus is judged this often
+_JUDGED = {}  # (database, runner id) -> monotonic time the refill last judged the runner's surplus
 WARM_GRACE_S = 120  # a warm container with no row is a refill's in flight this long, then an orphan
 
 
@@ -60,15 +63,18 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         key = self._warm_key(job)
         if key is None:
             return
+        # Taken and deleted in one statement (a row another claim holds is skipped): no
+        # container can be given twice. Raw SQL: the ORM would log each deletion.
         self.env.cr.execute(
-            "SELECT id FROM release_runner_warm WHERE runner_id = %s AND key = %s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            """DELETE FROM release_runner_warm WHERE id = (
+                   SELECT id FROM release_runner_warm WHERE runner_id = %s AND key = %s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+               RETURNING container_id, name""",
             [runner.id, key],
         )
         row = self.env.cr.fetchone()
         if row:
-            container = self.env["release.runner.warm"].browse(row[0])
-            job.write({"ahead": "warm", "container_id": container.container_id, "container_name": container.name})
-            container.unlink()
+            self.env["release.runner.warm"].invalidate_model()
+            job.write({"ahead": "warm", "container_id": row[0], "container_name": row[1]})
 
     def _start(self, job_id, token):
         self.env.cr.execute("SELECT ahead FROM release_job WHERE id = %s", [job_id])
@@ -139,11 +145,29 @@ class ReleaseSchedulerWarm(models.AbstractModel):
     @api.model
     def _refill_warm(self):
         """Every active runner's warm containers made up to what it wants, each runner in its
-        own transaction; returns how many were started."""
+        own transaction; returns how many were started. First the source tars of live runs
+        are made (the loop wakes this thread as it wakes for a push: the ``git archive`` of a
+        new commit then runs beside the tick's claim, not after it)."""
+        self._guarded("_prefetch_sources")
         started = 0
         for runner_id in self._step("_warm_runner_ids"):
             started += self._guarded("_refill_runner", runner_id) or 0
         return started
+
+    def _prefetch_sources(self):
+        """The shared ``src/`` tar of each live run's commit (``job_files.shared_source_archive``:
+        made once, under a lock a job's start waits on rather than archiving again)."""
+        self.env.cr.execute(
+            """SELECT DISTINCT repo.url, r.commit_sha FROM release_run r JOIN release_repository repo ON repo.id = r.repository_id
+               WHERE r.state NOT IN %s AND r.commit_sha IS NOT NULL AND repo.url IS NOT NULL""",
+            [RUN_TERMINAL],
+        )
+        Job = self.env["release.job"]
+        for url, sha in self.env.cr.fetchall():
+            try:
+                job_files.shared_source_archive(url, sha, Job._mirrors(), Job._sources())
+            except (GitSourceError, OSError) as exc:  # the job's own start reports it
+                _logger.debug("source of %s not prefetched: %s", sha, exc)
 
     def _warm_runner_ids(self):
         self.env.cr.execute("SELECT id FROM release_runner WHERE active AND warm_start ORDER BY id")
@@ -158,8 +182,12 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         if not cr.fetchone()[0]:
             return 0
         runner = self.env["release.runner"].browse(runner_id)
+        rows = self._free_warm(runner_id)
+        key = (self.env.registry.db_name, runner_id)
+        if len(rows) >= runner.capacity and time.monotonic() - _JUDGED.get(key, 0) < WARM_JUDGE_S:
+            return 0  # a whole wave is ready: nothing to make (this runs at every tick), surplus judged now and then
+        _JUDGED[key] = time.monotonic()
         wanted = self._wanted_warm(runner)
-        rows = self.env["release.runner.warm"].search([("runner_id", "=", runner_id)])
         have = Counter(rows.mapped("key"))
         idle_before = fields.Datetime.now() - timedelta(seconds=WARM_IDLE_S)
         client = runner._client()
@@ -172,11 +200,20 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         if not missing:
             return 0
         db = self.env.cr.dbname
-        made = self._side_by_side(lambda task: self._start_warm_container(client, db, task), missing)
-        self.env["release.runner.warm"].create(
-            [{"runner_id": runner_id, "key": key, "container_id": cid, "name": name} for key, cid, name in made if cid]
-        )
-        return sum(1 for _key, cid, _name in made if cid)
+        made = self._side_by_side(lambda task: self._make_warm(client, db, runner_id, task), missing)
+        return sum(made)
+
+    def _make_warm(self, client, db, runner_id, task):
+        """Start one warm container and record it at once, in a transaction of its own: the
+        next claim takes it while its siblings are still being made."""
+        key, container_id, name = self._start_warm_container(client, db, task)
+        if container_id:
+            vals = {"runner_id": runner_id, "key": key, "container_id": container_id, "name": name}
+            self._step("_record_warm", vals)
+        return bool(container_id)
+
+    def _record_warm(self, vals):
+        self.env["release.runner.warm"].create(vals)
 
     def _wanted_warm(self, runner):
         """``{key: (count, task)}``: the keys of the ``capacity`` latest container jobs this
@@ -244,19 +281,23 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         db = self.env.cr.dbname
         client = runner._client()
         listed = {c["Id"]: c for c in client.containers(WARM_LABEL, {"influencegen.db": db})}
-        rows = self.env["release.runner.warm"].search([("runner_id", "=", runner.id)])
+        rows = self._free_warm(runner.id)
         for row in rows:
             container = listed.get(row.container_id)
             if not (container and container.get("State") == "running" and runner.active and runner.warm_start):
                 self._discard_warm(client, row.container_id, row.name)
                 row.unlink()
+        # Every row (a claim may hold one: it is not free, not unknown either), then the live
+        # jobs: a claim committed in between moved a container from one to the other.
+        self.env.flush_all()
+        self.env.cr.execute("SELECT container_id, name FROM release_runner_warm WHERE runner_id = %s", [runner.id])
+        known = self.env.cr.fetchall()
         self.env.cr.execute(
             "SELECT container_id, container_name FROM release_job WHERE runner_id = %s AND state IN ('starting', 'running')",
             [runner.id],
         )
-        live = self.env.cr.fetchall()
-        known_ids = set(rows.exists().mapped("container_id")) | {cid for cid, _name in live}
-        known_names = set(rows.exists().mapped("name")) | {name for _cid, name in live}
+        known += self.env.cr.fetchall()
+        known_ids, known_names = {cid for cid, _name in known}, {name for _cid, name in known}
         cutoff = time.time() - WARM_GRACE_S
         for container_id, container in listed.items():
             labels = container.get("Labels") or {}
@@ -281,6 +322,12 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         if not runner.warm_start:
             return False
         return self._loop_allowed() or bool(self.env["release.runner.warm"].search_count([("runner_id", "=", runner.id)], limit=1))
+
+    def _free_warm(self, runner_id):
+        """The runner's free warm containers, locked (SKIP LOCKED: one a claim is giving to a
+        job right now is neither counted nor removed)."""
+        self.env.cr.execute("SELECT id FROM release_runner_warm WHERE runner_id = %s ORDER BY id FOR UPDATE SKIP LOCKED", [runner_id])
+        return self.env["release.runner.warm"].browse([row[0] for row in self.env.cr.fetchall()])
 
     @staticmethod
     def _discard_warm(client, container_id, name):
