@@ -263,12 +263,13 @@ class ReleaseSchedulerWarm(models.AbstractModel):
 
     # -- the housekeeping -----------------------------------------------------------------------
     def _housekeep(self):
-        super()._housekeep()
+        result = super()._housekeep()
         for runner in self.env["release.runner"].search([("active", "in", (True, False))]):
             try:
                 self._sweep_warm(runner)
             except RunnerError as exc:
                 _logger.warning("warm containers of %s: %s", runner.name, exc)
+        return result
 
     def _remove_orphans(self, client, containers):
         """Warm containers carry no job's labels: ``_sweep_warm`` judges them."""
