@@ -273,6 +273,10 @@ def bench_runner():
     finally:
         server.stop()
         drop_database()
+        # Its warm containers (started ahead, idle) go with its database.
+        remove = f"docker ps -aq --filter label=influencegen.db={DB} | xargs -r docker rm -f; " \
+            f"docker volume ls -q --filter label=influencegen.db={DB} | xargs -r docker volume rm -f"
+        subprocess.run(["sh", "-c", remove], check=False, capture_output=True)
         if not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -6,7 +6,7 @@ from odoo import fields
 
 from ..engine.execution import warm
 from ..engine.execution.job_files import JOB_UID
-from .scheduler_common import SchedulerCase
+from .scheduler_common import IMAGE, SchedulerCase
 
 STAGES = """\
     - name: Build
@@ -101,3 +101,12 @@ class TestWarmContainers(SchedulerCase):
         self.assertEqual((a.log_tail, b.log_tail), ("job-a", "job-b"))
         self.assertNotIn(a.container_id, (old_a, old_b))
         self.assertEqual(b.attempt, 1)
+
+    def test_warm_containers_of_a_dropped_database_are_swept_though_running(self):
+        gone = f"{self.env.cr.dbname}_dropped_w"
+        task = {"image": IMAGE, "network": "none", "cpus": 0.5, "memory": 128, "pids": 64}
+        _key, container_id, name = self.scheduler._start_warm_container(self.client, gone, task)
+        self.assertTrue(container_id and self.client.state(container_id).running)
+        self.assertEqual(self.scheduler._sweep_dropped_databases(self.client, age_s=0, only=gone), [container_id])
+        self.assertIsNone(self.client.state(container_id))
+        self.assertNotIn(name, self.client.volumes({"influencegen.db": gone}))
