@@ -7,18 +7,24 @@ Part ``runner`` (the control-plane server and Docker):
 job_overhead_ratio            a 1 s job through the product (trigger to run finished) divided by
                               the same image and command with a bare `docker run` (goal <= 1.05)
 job_overhead_ms_p50           the difference, in milliseconds
-trigger_to_start_s_p50        api_trigger called -> the job's container started (goal <= 0.3)
+trigger_to_start_s_p50        api_trigger called -> the job's command began (goal <= 0.3). The command
+                              begins with an `echo`: its start is Docker's timestamp of that first
+                              log line (kept by the product as the job's log cursor), so a
+                              container started ahead ("warm", waiting for the job's files) counts
+                              from the moment the job's own command runs, never its container's
+                              start; the bare baseline stays a plain `docker run ... sleep 1`
 trigger_call_ms_p50           of which the api_trigger call itself (its XML-RPC round trip: the
                               push compared in the mirror, the run created and committed)
-job_phases_ms_p50             where a single job's time goes, from Docker's events of its
-                              container: trigger -> create -> start -> die -> destroy -> the run
-                              seen finished by the bench (api_status polled every 50 ms); the
-                              container is removed after the run went on, so destroy_to_run_done
-                              may be negative: die_to_run_done is the job's completion latency
+job_phases_ms_p50             where a single job's time goes: trigger -> command start (as above) ->
+                              die (Docker's event of its container) -> the run seen finished by the
+                              bench (api_status polled every 50 ms): die_to_run_done is the job's
+                              completion latency. trigger_to_create and create_to_start are of
+                              the rounds whose container was created after the trigger (the usual
+                              path); warm_rounds counts the rounds run in a warm container
 parallel_efficiency           8 one-second jobs at capacity 4: ideal 2 s / measured
 parallel_ratio_vs_bare        the same 8 jobs as 8 bare `docker run`, 4 at a time from a shell
                               (xargs -P4): bare time / product time (goal >= 0.95)
-hang_other_job_start_s        api_trigger -> container started of a 1 s job while another run's
+hang_other_job_start_s        api_trigger -> command began (as above) of a 1 s job while another run's
                               deploy hangs on a target that accepts and never answers (goal <= 1)
 log_100mb_worker_rss_growth_mb the Odoo server's RSS growth while a job prints 100 MB (goal <= 20)
 
@@ -68,6 +74,7 @@ ROUNDS = int(os.environ.get("IGR_BENCH_ROUNDS", "5"))
 KEEP = bool(os.environ.get("IGR_BENCH_KEEP"))  # keep the temp folders (logs) for a post-mortem
 # Measured rounds of the selective part stop early (never below 2) once this many seconds went by.
 DEPLOY_BUDGET_S = float(os.environ.get("IGR_BENCH_DEPLOY_BUDGET_S", "200"))
+TIMED = "echo igr-bench-start; sleep 1"  # its first log line marks the command's start
 BIG_LOG = "yes " + "0123456789" * 9 + "012345678 | head -c 104857600"
 TRIGGER_CALLS = []  # seconds each api_trigger call of push() took
 ODOO_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
@@ -106,9 +113,9 @@ def hang_other_job_start(api, repo, workdir):
                 raise RuntimeError("the deploy never reached the hung target")
             time.sleep(0.05)
         hung_at = time.monotonic()
-        run_id, started, _wall = push(api, repo, "sleep 1")
-        delay = wait_job_running(api, run_id) - started
+        run_id, _started, wall = push(api, repo, TIMED)
         wait(api, run_id)
+        delay = command_started(api, run_id) - wall
         while api("release.run", "api_status", hang_run)["state"] != "failed":
             if time.monotonic() > deadline + 60:
                 raise RuntimeError("the hung deploy did not fail at its timeout")
@@ -129,13 +136,18 @@ def push(api, repo, command, jobs=1):
     return run["id"], started, wall
 
 
-def wait_job_running(api, run_id):
-    """When the job is recorded running, i.e. its container was started (polled every 20 ms)."""
-    while True:
-        [job] = api("release.job", "search_read", [("run_id", "=", run_id)], fields=["state"])
-        if job["state"] in ("running", "succeeded", "failed"):
-            return time.monotonic()
-        time.sleep(0.02)
+def command_started(api, run_id):
+    """Wall time when the finished run's job logged its first line (Docker's timestamp, which
+    the product keeps as the job's log cursor): the moment its command began."""
+    [job] = api("release.job", "search_read", [("run_id", "=", run_id)], fields=["log_cursor_ns"])
+    if not job["log_cursor_ns"]:
+        raise RuntimeError(f"bench run {run_id}: its job logged nothing")
+    return int(job["log_cursor_ns"]) / 1e9
+
+
+def container_of(api, run_id):
+    [job] = api("release.job", "search_read", [("run_id", "=", run_id)], fields=["container_id"])
+    return job["container_id"]
 
 
 def wait(api, run_id, sample=None):
@@ -151,36 +163,43 @@ def wait(api, run_id, sample=None):
 
 
 class DockerEvents:
-    """Docker's own timestamps of the bench jobs' containers (create, start, die, destroy),
-    followed live: where a job's overhead goes, beside the trigger and the run's end."""
+    """Docker's own timestamps of the bench jobs' containers (create, start, die), by
+    container id, followed live: where a job's overhead goes, beside the trigger, the command's
+    first log line and the run's end."""
 
     def __init__(self, db):
         self.process = subprocess.Popen(
             ["docker", "events", "--filter", "type=container", "--filter", f"label=influencegen.db={db}",
-             "--format", '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "influencegen.run"}}'],
+             "--format", "{{.TimeNano}} {{.Action}} {{.Actor.ID}}"],
             stdout=subprocess.PIPE, text=True,
         )
         time.sleep(0.3)
 
-    def phases(self, api, rounds):
-        """Median milliseconds of trigger → create → start → die → destroy → run seen done."""
+    def phases(self, rounds):
+        """Median milliseconds of trigger → command start → die → run seen done, and of
+        trigger → create → start for the rounds whose container was created after the trigger.
+        ``rounds``: ``(container id, trigger wall time, command start, run done)``."""
         time.sleep(0.5)
         self.process.terminate()
         seen = {}
         for line in self.process.communicate(timeout=10)[0].splitlines():
-            stamp, action, run = (line.split() + ["", "", ""])[:3]
-            seen.setdefault(run, {}).setdefault(action, int(stamp) / 1e9)
-        names = ("trigger_to_create", "create_to_start", "start_to_die", "die_to_destroy", "destroy_to_run_done")
-        spans = {name: [] for name in names}
-        for run_id, triggered, finished in rounds:
-            at = seen.get(str(run_id), {})
-            points = [triggered, at.get("create"), at.get("start"), at.get("die"), at.get("destroy"), finished]
-            if None in points:
+            stamp, action, container = (line.split() + ["", "", ""])[:3]
+            seen.setdefault(container, {}).setdefault(action, int(stamp) / 1e9)
+        spans, warm = {}, 0
+        for container, triggered, command, finished in rounds:
+            at = seen.get(container, {})
+            if "die" not in at:
                 continue
-            for name, begin, end in zip(names, points, points[1:], strict=False):
-                spans[name].append(end - begin)
+            spans.setdefault("trigger_to_command_start", []).append(command - triggered)
+            spans.setdefault("command_start_to_die", []).append(at["die"] - command)
             spans.setdefault("die_to_run_done", []).append(finished - at["die"])
-        return {name: round(statistics.median(values) * 1000) for name, values in spans.items() if values}
+            if "create" in at and "start" in at and at["create"] > triggered:
+                spans.setdefault("trigger_to_create", []).append(at["create"] - triggered)
+                spans.setdefault("create_to_start", []).append(at["start"] - at["create"])
+            else:  # created and started before the trigger
+                warm += 1
+        result = {name: round(statistics.median(values) * 1000) for name, values in spans.items()}
+        return dict(result, warm_rounds=warm)
 
 
 def bench_runner():
@@ -201,12 +220,13 @@ def bench_runner():
         TRIGGER_CALLS.clear()
         for _ in range(ROUNDS):
             bare.append(bare_docker_run())
-            run_id, started, wall = push(api, repo, "sleep 1")
-            to_start.append(wait_job_running(api, run_id) - started)
+            run_id, started, wall = push(api, repo, TIMED)
             done = wait(api, run_id) - started
+            command = command_started(api, run_id)
+            to_start.append(command - wall)
             product.append(done)
-            rounds.append((run_id, wall, wall + done))
-        phases = events.phases(api, rounds)
+            rounds.append((container_of(api, run_id), wall, command, wall + done))
+        phases = events.phases(rounds)
         trigger_calls = list(TRIGGER_CALLS)
 
         runner = api("release.runner", "search", [("active", "=", True)])[0]
@@ -253,6 +273,10 @@ def bench_runner():
     finally:
         server.stop()
         drop_database()
+        # Its warm containers (started ahead, idle) go with its database.
+        remove = f"docker ps -aq --filter label=influencegen.db={DB} | xargs -r docker rm -f; " \
+            f"docker volume ls -q --filter label=influencegen.db={DB} | xargs -r docker volume rm -f"
+        subprocess.run(["sh", "-c", remove], check=False, capture_output=True)
         if not KEEP:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -28,8 +28,10 @@ def test_two_servers_run_each_of_40_jobs_exactly_once(server, repository, origin
     second = Server(workdir, port=SECOND_PORT, name="odoo-second")
     second.start()
     apis = [Api(), Api(port=SECOND_PORT)]
-    runner = apis[0]("release.runner", "search_read", [("active", "=", True)], fields=["capacity"])[0]
-    apis[0]("release.runner", "write", [runner["id"]], {"capacity": 8})
+    runner = apis[0]("release.runner", "search_read", [("active", "=", True)], fields=["capacity", "warm_start"])[0]
+    # Each start is counted by the job label of Docker's start event: a warm container (started
+    # before any job needed it) carries none, so this host starts every job's container anew.
+    apis[0]("release.runner", "write", [runner["id"]], {"capacity": 8, "warm_start": False})
     events = None
     try:
         shas = [commit_pipeline(origin, 'echo "job $IGR_JOB_ID"; sleep 1', jobs=4) for _ in range(10)]
@@ -69,5 +71,5 @@ def test_two_servers_run_each_of_40_jobs_exactly_once(server, repository, origin
     finally:
         if events and events.poll() is None:
             events.kill()
-        apis[0]("release.runner", "write", [runner["id"]], {"capacity": runner["capacity"]})
+        apis[0]("release.runner", "write", [runner["id"]], {"capacity": runner["capacity"], "warm_start": runner["warm_start"]})
         second.stop()

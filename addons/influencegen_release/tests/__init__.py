@@ -31,3 +31,4 @@ from . import test_run_graph
 from . import test_run_graph_tour
 from . import test_environment_board
 from . import test_deploy_adoption
+from . import test_warm_containers

@@ -162,11 +162,18 @@ class DockerRunner:
             raise
         try:
             for archive in inputs:
-                self.client.api.put_archive(container.id, JOB_ROOT, archive)
-        except (docker_errors.DockerException, OSError) as exc:
+                self.put_files(container.id, archive)
+        except RunnerError:
             self._discard(container.id, spec.name if spec.source_dir is None else None)
-            raise RunnerError(f"the files of container {spec.name} did not go in: {exc}") from exc
+            raise
         return container.id
+
+    def put_files(self, container_id, archive):
+        """Put the tar ``archive`` into the container's job volume (``JOB_ROOT``)."""
+        try:
+            self.client.api.put_archive(container_id, JOB_ROOT, archive)
+        except (docker_errors.DockerException, OSError) as exc:
+            raise RunnerError(f"the files of container {container_id[:12]} did not go in: {exc}") from exc
 
     def start_created(self, container_id, name, volume=None):
         """Start the container ``name`` that ``create_container`` made; one that does not start is

@@ -74,12 +74,14 @@ def prune_shared_sources(folder, kept_s=SOURCE_KEPT_S):
     return removed
 
 
-def workspace_archive(fileobj, trees=(), source=None):
+def workspace_archive(fileobj, trees=(), source=None, extra=()):
     """Write the tar of ``workspace/`` (and its ``.home``), owned by the job's user, with the
     members of each tar of ``trees`` (paths relative to the workspace) under it; a later tree
     overwrites an earlier one. With ``source`` (a tar as ``source_archive`` writes it), its
     ``src/`` members come first, as they are: the job's whole volume is then one tar, put in
-    with one ``put_archive`` (each call costs Docker a mount of the container's filesystems)."""
+    with one ``put_archive`` (each call costs Docker a mount of the container's filesystems).
+    ``extra``: ``[(TarInfo, fileobj)]`` written last, as they are (a warm container's ``job/``,
+    whose last member releases its wait: ``engine/execution/warm.py``)."""
     with tarfile.open(fileobj=fileobj, mode="w") as out:
         if source is not None:
             with tarfile.open(fileobj=source, mode="r|") as commit:
@@ -96,6 +98,8 @@ def workspace_archive(fileobj, trees=(), source=None):
                     if member.islnk():
                         member.linkname = f"workspace/{member.linkname}"
                     out.addfile(_owned(member), data)
+        for member, data in extra:
+            out.addfile(member, data)
 
 
 def relative(path):

@@ -1,4 +1,5 @@
 from . import release_runner
+from . import release_runner_warm
 from . import release_run_advance
 from . import release_run
 from . import release_job
@@ -9,6 +10,7 @@ from . import release_run_api
 from . import release_action
 from . import release_scheduler
 from . import release_scheduler_start
+from . import release_scheduler_warm
 from . import release_scheduler_sweep
 from . import release_scheduler_index
 from . import release_scheduler_workers

@@ -84,10 +84,11 @@ class ReleaseJob(models.Model):
     container_id = fields.Char(readonly=True, copy=False)
     container_name = fields.Char(readonly=True, copy=False)
     ahead = fields.Selection(
-        [("preparing", "Being created ahead"), ("ready", "Created ahead")],
+        [("preparing", "Being created ahead"), ("ready", "Created ahead"), ("warm", "In a warm container")],
         readonly=True,
         copy=False,
-        help="A claimed job whose container is created (files in) while its host is full; it starts when a slot frees.",
+        help="A claimed job whose container is created (files in) while its host is full; it starts when a slot frees. "
+        "Warm: its container was started before the job needed it; the job's files release it.",
     )
     claimed_at = fields.Datetime(readonly=True)
     started_at = fields.Datetime(readonly=True)

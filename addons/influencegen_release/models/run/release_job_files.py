@@ -30,10 +30,11 @@ class ReleaseJob(models.Model):
     )
 
     # -- into the job -----------------------------------------------------------------------
-    def _job_inputs(self, stack):
+    def _job_inputs(self, stack, extra=()):
         """The tar to put into this job's volume (a temporary file, closed by ``stack``), as a
         list of one: the run's commit as ``src/``, then ``workspace/`` with the restored cache
-        and the outputs of earlier tasks of the run (later ones overwrite earlier ones)."""
+        and the outputs of earlier tasks of the run (later ones overwrite earlier ones), then
+        the members ``extra`` (a warm container's ``job/``)."""
         self.ensure_one()
         run = self.run_id
         source = None
@@ -49,7 +50,7 @@ class ReleaseJob(models.Model):
             trees.append(stack.enter_context(open(earlier._output_file(), "rb")))  # noqa: SIM115
             self._append_log(f"[influencegen] outputs of '{earlier.name}' restored into /workspace\n")
         volume = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
-        job_files.workspace_archive(volume, trees, source=source)
+        job_files.workspace_archive(volume, trees, source=source, extra=extra)
         volume.seek(0)
         return [volume]
 
@@ -128,6 +129,8 @@ class ReleaseJob(models.Model):
         """Job volumes whose job is over, gone, or on a later attempt are removed."""
         Job = self.sudo().with_context(active_test=False)
         for name, labels in client.volumes({"influencegen.db": self.env.cr.dbname}).items():
+            if "influencegen.warm" in labels:  # a warm container's: release.scheduler._sweep_warm judges it
+                continue
             job = Job.browse(int(labels.get("influencegen.job") or 0)).exists()
             current = job and job.state in ("starting", "running") and str(job.attempt) == labels.get("influencegen.attempt")
             if not current:

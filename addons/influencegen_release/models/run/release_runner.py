@@ -28,6 +28,14 @@ class ReleaseRunner(models.Model):
     labels = fields.Char(
         default="docker, linux", help="Comma-separated labels; a task that names labels only runs where all are present."
     )
+    warm_start = fields.Boolean(
+        string="Warm containers",
+        default=True,
+        tracking=True,
+        help="Keep containers started ahead (no network, the usual limits, waiting for a job's files), as many as "
+        "the host runs at once: a job then starts with one upload instead of Docker's create and start. Each "
+        "serves one job and is removed after it; a job with a network gets a container of its own.",
+    )
     job_ids = fields.One2many("release.job", "runner_id", string="Jobs")
     active_job_count = fields.Integer(compute="_compute_active_job_count", string="Running jobs")
     last_seen_at = fields.Datetime(readonly=True)
@@ -44,6 +52,12 @@ class ReleaseRunner(models.Model):
         )
         for runner in self:
             runner.active_job_count = counts.get(runner, 0)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"capacity", "warm_start", "active"} & set(vals):  # queued jobs may start now, warm containers follow
+            self.env["release.scheduler"]._wake()
+        return result
 
     def action_check(self):
         """Ping the engine and record the outcome."""

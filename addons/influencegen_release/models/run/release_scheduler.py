@@ -235,13 +235,14 @@ class ReleaseScheduler(models.AbstractModel):
 
     def _locked_claim(self, job_id, token, ahead=False):
         """The job claimed with ``token``, locked for this transaction (nobody else starts
-        it meanwhile), or None."""
+        it meanwhile), or None. ``ahead``: True for a job claimed ahead, or the value of its
+        ``ahead`` field (``"warm"``)."""
         cr = self.env.cr
         cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
         if not cr.fetchone()[0]:
             return None
         cr.execute("SELECT state, claim_token, ahead FROM release_job WHERE id = %s FOR UPDATE", [job_id])
-        if cr.fetchone() != ("starting", token, "preparing" if ahead else None):
+        if cr.fetchone() != ("starting", token, {True: "preparing", False: None}.get(ahead, ahead)):
             return None
         return self.env["release.job"].browse(job_id)
 

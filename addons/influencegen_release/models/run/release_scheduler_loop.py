@@ -20,6 +20,7 @@ CHANNEL = "igr_scheduler"  # NOTIFY payload: the database whose scheduler has wo
 BUSY_WAIT_S = 0.1  # while work is live and an engine's events are not followed: the poll
 WATCHED_WAIT_S = 1.0  # while every engine's events are followed: logs copied, timeouts enforced this often
 IDLE_WAIT_S = 30  # with nothing live: a tick this often anyway (the cron is the safety net)
+REFILL_WAIT_S = 30  # warm containers are made up after each tick, and this often anyway
 RECONNECT_S = 60  # a lost database connection is tried again this long before the loop stops
 _LOOPS = {}  # (database, pid) -> Loop
 _LOOPS_LOCK = threading.Lock()
@@ -59,7 +60,12 @@ class Loop:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self.thread = threading.Thread(target=self._run, name=f"igr-scheduler-{db_name}", daemon=True)
+        # Warm containers are started in a thread of their own: Docker's create and start of a
+        # container takes half a second, which no tick waits for.
+        self._refill = threading.Event()
+        self._refill_thread = threading.Thread(target=self._refill_warm, name=f"igr-warm-{db_name}", daemon=True)
         self.thread.start()
+        self._refill_thread.start()
 
     def wake(self):
         with contextlib.suppress(BlockingIOError):  # already woken: the pipe is full
@@ -113,7 +119,9 @@ class Loop:
             self._lost_at = None
             connection = listen._cnx
             while True:
+                self._refill.set()  # its source prefetch runs beside this tick
                 busy = self._tick()
+                self._refill.set()
                 wait = (WATCHED_WAIT_S if self.watching() else BUSY_WAIT_S) if busy else IDLE_WAIT_S
                 ready, _w, _x = select.select([connection, self._wake_r], [], [], wait)
                 if self._wake_r in ready:
@@ -124,6 +132,18 @@ class Loop:
         finally:
             with contextlib.suppress(Exception):  # a connection already closed by the server
                 listen.close()
+
+    def _refill_warm(self):
+        threading.current_thread().dbname = self.db_name
+        while self.thread.is_alive():
+            self._refill.wait(REFILL_WAIT_S)
+            self._refill.clear()
+            try:
+                with Registry(self.db_name).cursor() as cr:
+                    api.Environment(cr, SUPERUSER_ID, {})["release.scheduler"]._refill_warm()
+            except Exception:  # logged; the next tick asks again
+                _logger.exception("warm containers of %s: the refill failed", self.db_name)
+                time.sleep(1)
 
     def _tick(self):
         try:

@@ -26,7 +26,7 @@ class ReleaseSchedulerStart(models.AbstractModel):
     def _busy_slots(self, runner_id):
         self.env.cr.execute(
             """SELECT count(*) FROM release_job
-               WHERE runner_id = %s AND state IN ('starting', 'running') AND ahead IS NULL""",
+               WHERE runner_id = %s AND state IN ('starting', 'running') AND (ahead IS NULL OR ahead = 'warm')""",
             [runner_id],
         )
         return self.env.cr.fetchone()[0]
@@ -64,7 +64,8 @@ class ReleaseSchedulerStart(models.AbstractModel):
             return []  # held by another server, or free slots: the claim starts jobs at once
         cr = self.env.cr
         cr.execute(
-            "SELECT count(*) FROM release_job WHERE runner_id = %s AND state = 'starting' AND ahead IS NOT NULL", [runner_id]
+            "SELECT count(*) FROM release_job WHERE runner_id = %s AND state = 'starting' AND ahead IN ('preparing', 'ready')",
+            [runner_id],
         )
         wanted = runner.capacity - cr.fetchone()[0]
         if wanted <= 0:

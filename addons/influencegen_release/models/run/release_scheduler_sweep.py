@@ -62,7 +62,10 @@ class ReleaseSchedulerSweep(models.AbstractModel):
         for container in client.containers(LABEL, {}) if containers is None else containers:
             labels = container.get("Labels") or {}
             database = labels.get("influencegen.db")
-            if not database or database in existing or container.get("State") == "running" or only not in (None, database):
+            # A warm container idles running (waiting for a job that its dropped database will
+            # never give it); any other running one may be another cluster's job.
+            running = container.get("State") == "running" and "influencegen.warm" not in labels
+            if not database or database in existing or running or only not in (None, database):
                 continue
             if container.get("Created", time.time()) > cutoff:
                 continue
