@@ -12,7 +12,8 @@ trigger_to_start_s_p50        api_trigger called -> the job's command began (goa
                               log line (kept by the product as the job's log cursor), so a
                               container started ahead ("warm", waiting for the job's files) counts
                               from the moment the job's own command runs, never its container's
-                              start; the bare baseline stays a plain `docker run ... sleep 1`
+                              start; the bare baseline stays a plain `docker run ... sleep 1`.
+                              The bench's runner has warm containers switched on (off by default)
 trigger_call_ms_p50           of which the api_trigger call itself (its XML-RPC round trip: the
                               push compared in the mirror, the run created and committed)
 job_phases_ms_p50             where a single job's time goes: trigger -> command start (as above) ->
@@ -230,7 +231,7 @@ def bench_runner():
         trigger_calls = list(TRIGGER_CALLS)
 
         runner = api("release.runner", "search", [("active", "=", True)])[0]
-        api("release.runner", "write", [runner], {"capacity": 4})
+        api("release.runner", "write", [runner], {"capacity": 4, "warm_start": True})
         run_id, started, _wall = push(api, repo, "sleep 1", jobs=8)
         parallel_s = wait(api, run_id) - started
         bare_parallel_s = bare_docker_runs_in_parallel()

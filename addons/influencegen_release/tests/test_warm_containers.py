@@ -38,7 +38,7 @@ class TestWarmContainers(SchedulerCase):
 
     def setUp(self):
         super().setUp()
-        self.runner.capacity = 2
+        self.runner.write({"capacity": 2, "warm_start": True})
         self.scheduler = self.env["release.scheduler"]
         self.client = self.runner._client()
         self.addCleanup(self._remove_warm)

@@ -30,7 +30,7 @@ class ReleaseRunner(models.Model):
     )
     warm_start = fields.Boolean(
         string="Warm containers",
-        default=True,
+        default=False,  # opt-in: each idles polling for its job's files; see README "Warm containers"
         tracking=True,
         help="Keep containers started ahead (no network, the usual limits, waiting for a job's files), as many as "
         "the host runs at once: a job then starts with one upload instead of Docker's create and start. Each "
