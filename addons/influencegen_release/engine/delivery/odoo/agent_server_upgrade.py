@@ -49,7 +49,7 @@ class ServerUpgradeMixin:
         if not self.held:
             raise AgentError("module upgrade failed: the server could not be restarted (see agent.log)")
         self._set(step="backup")
-        self.backup()
+        self.backup(wait_idle=False)
         self.log(f"$ {spec['command']}")  # the marker check_log reads the upgrade's records after
         self._set(step="upgrade")
         self.release_start("go")

@@ -7,7 +7,7 @@ Started by ``release.target.receipt.api_rehearse`` as its own process, like the 
    backup database (``<db>_bk_*``: nobody is connected to one, so the server copies its files at
    once) whose module table is production's as it is now (a fingerprint over every module's
    name, state, version and last write: a deploy since the backup changes it) and that is at
-   most ``BASE_MAX_AGE_S`` old; without one, production is copied by ``pg_dump -Fc`` (only
+   most ``BASE_MAX_AGE_S`` old; without one, production is copied by ``pg_dump -Fd`` (only
    read, none of its sessions is closed) restored straight into the rehearsal database: no
    other copy of production is made or kept. A deploy's own backup is taken before its
    upgrade, so it seldom fits;
@@ -164,8 +164,9 @@ class Rehearsal(agent.Agent):
         db = self.job["db"]
         dump = os.path.join(self.folder, "production.dump")
         for attempt in range(DUMP_ATTEMPTS):
-            try:
-                self.run(["pg_dump", "-Fc", "--no-owner", "-f", dump, db], "copy of the production database")
+            shutil.rmtree(dump, ignore_errors=True)
+            try:  # a directory dump, uncompressed, two jobs: read and restored at once, then removed
+                self.run(["pg_dump", "-Fd", "--jobs=2", "--compress=0", "--no-owner", "-f", dump, db], "copy of the production database")
                 break
             except agent.AgentError:
                 if attempt + 1 == DUMP_ATTEMPTS:
@@ -174,7 +175,7 @@ class Rehearsal(agent.Agent):
                 time.sleep(1)
         self.run(["createdb", rehearsal_db], "create the rehearsal database")
         self.run(["pg_restore", "--no-owner", "--jobs=2", "-d", rehearsal_db, dump], "restore into the rehearsal database")
-        os.remove(dump)
+        shutil.rmtree(dump, ignore_errors=True)
         self.log(f"rehearsal database {rehearsal_db} restored from a pg_dump of {db}")
 
     def _drop_old_base(self):
@@ -194,9 +195,7 @@ class Rehearsal(agent.Agent):
         self.log(f"dropped {database}" if result.returncode == 0 else f"dropping {database} failed: {result.stderr.strip()}")
         self._set(dropped=result.returncode == 0)
         shutil.rmtree(data_dir, ignore_errors=True)
-        dump = os.path.join(self.folder, "production.dump")
-        if os.path.exists(dump):
-            os.remove(dump)
+        shutil.rmtree(os.path.join(self.folder, "production.dump"), ignore_errors=True)
 
 
 def log_findings(log_path):
