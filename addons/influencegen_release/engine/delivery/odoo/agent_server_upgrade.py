@@ -78,11 +78,9 @@ class ServerUpgradeMixin:
         deadline, pid = time.monotonic() + timeout, int(self.job["server_pid"])
         checked = time.monotonic()
         while time.monotonic() < deadline:
-            try:
+            if os.path.exists(path):  # written whole (renamed into place)
                 with open(path, encoding="utf-8") as handle:
                     return json.load(handle)
-            except (OSError, ValueError):
-                pass
             if time.monotonic() - checked > 1:
                 checked = time.monotonic()
                 if os.path.exists(self.job["reexec"]["go"]) and checked > deadline - timeout + GO_TIMEOUT_S:
