@@ -17,8 +17,8 @@ downtime_vs_bare_u_ratio          that / the downtime of the bare way, measured 
 rehearsal_s_p50                   the upgrade rehearsal of a one-module change on that database
                                   (engine/delivery/odoo/rehearsal.py: copy, neutralize, ``-u``,
                                   drop), from the request to its report; ``rehearsal_upgrade_s_p50``
-                                  is its ``-u`` alone, ``rehearsal_s_each`` each one (the first
-                                  takes a fresh backup by pg_dump, the next copy it by TEMPLATE:
+                                  is its ``-u`` alone, ``rehearsal_s_each`` each one (each reads
+                                  production by pg_dump, no copy of it is kept between them:
                                   ``rehearsal_copied_from``), ``rehearsal_database_mb`` the size
                                   of the rehearsal database after its upgrade
 
@@ -205,7 +205,7 @@ def bench_odoo_realistic():
             "rehearsal_s_p50": p50([seconds for seconds, _report in rehearsals]),
             "rehearsal_upgrade_s_p50": p50([report.get("upgrade_s") for _s, report in rehearsals]),
             "rehearsal_database_mb": round((rehearsals[-1][1].get("size_bytes") or 0) / 2**20, 1) if rehearsals else None,
-            # the first takes a fresh backup (pg_dump), the next ones copy it (production unchanged)
+            # each reads production by pg_dump (no deploy backup is production's after a deploy)
             "rehearsal_s_each": [round(seconds, 1) for seconds, _report in rehearsals],
             "rehearsal_copied_from": [report.get("copied_from") for _s, report in rehearsals],
             "rehearsal_rounds": len(rehearsals),

@@ -1,6 +1,6 @@
 """The upgrade rehearsal before the production Go/No-Go: the target copies a backup of its
-database that is still production's (a fresh one by pg_dump, reused while production does not
-change), neutralizes the copy, runs exactly the planned upgrade there and reports back; the copy
+database that is still production's, else production by pg_dump (nothing kept for the next
+rehearsal), neutralizes the copy, runs exactly the planned upgrade there and reports back; the copy
 is dropped and production is never touched. A failed rehearsal blocks the approval until a
 Release Manager overrides it with a reason."""
 
@@ -97,7 +97,9 @@ def target_state(target):
         ["psql", "-h", "127.0.0.1", "-U", "odoo", "-d", "postgres", "-tAc", "SELECT datname FROM pg_database"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    return {row["name"]: row["latest_version"] for row in rows}, [d for d in databases if d.startswith(f"{target.db}_rehearsal_")]
+    # a rehearsal's own database, or a copy of production kept for the next ones (no more)
+    copies = [d for d in databases if d.startswith(f"{target.db}_rehearsal_") or d == f"{target.db}_bk_rehearsal"]
+    return {row["name"]: row["latest_version"] for row in rows}, copies
 
 
 def test_a_rehearsal_passes_beside_the_plan_and_leaves_production_as_it_was(server, target, rehearsal_repo):
@@ -109,10 +111,11 @@ def test_a_rehearsal_passes_beside_the_plan_and_leaves_production_as_it_was(serv
     assert (report["modules_upgraded"], report["modules_installed"]) == ("igr_demo_c", False)
     assert report["upgrade_s"] > 0 and report["duration_s"] >= report["upgrade_s"] and report["database_mb"] > 1
     assert report["dropped"] and not report["errors"]
-    assert report["copied_from"].startswith(f"{target.db}_bk_"), "a backup was copied, never production itself"
+    # No deploy's backup is production now: production is read by pg_dump, never copied itself.
+    assert report["copied_from"] == f"{target.db} (pg_dump)", report["copied_from"]
     versions, leftovers = target_state(target)
     assert versions == dict.fromkeys(MODULES, "18.0.1.0.0"), "production still runs 1.0.0"
-    assert leftovers == [], "the rehearsal database was dropped"
+    assert leftovers == [], "the rehearsal database was dropped, no copy of production kept"
     [approval] = api("release.approval", "read", [approval_id], ["plan", "state"])
     assert "upgrade: igr_demo_c" in approval["plan"] and approval["state"] == "pending"
     api("release.run", "action_cancel", [run_id])
@@ -129,8 +132,8 @@ def test_a_broken_migration_fails_the_rehearsal_blocks_the_approval_until_overri
     assert report["state"] == "failed", report
     assert "rehearsed migration boom" in report["error"] + (report["errors"] or "")
     assert report["dropped"] and report["database_mb"] > 1, "the copy's size, even when the upgrade failed"
-    # Production did not change since the first rehearsal: its fresh backup is copied again (no pg_dump).
-    assert report["copied_from"] == f"{target.db}_bk_rehearsal"
+    # Nothing was kept from the first rehearsal: production is read by pg_dump again.
+    assert report["copied_from"] == f"{target.db} (pg_dump)"
     versions, leftovers = target_state(target)
     assert versions == dict.fromkeys(MODULES, "18.0.1.0.0") and leftovers == [], "production untouched, copy dropped"
 

@@ -232,6 +232,8 @@ class ReleaseTargetReceipt(models.Model):
             "backup_path": os.path.join(folder, f"{self.env.cr.dbname}.dump"),
             "server_pid": self._server_pid(),
         }
+        if action == "deploy" and (job["upgrade"] or job["install"]):
+            job["reexec"] = self._arm_reexec(folder, job)
         job_path = os.path.join(folder, "job.json")
         with open(job_path, "w", encoding="utf-8") as handle:
             json.dump(job, handle, sort_keys=True)
@@ -245,6 +247,30 @@ class ReleaseTargetReceipt(models.Model):
         # nothing is written after it: the agent's backup waits for this request to end.
         self.env.cr.commit()  # pylint: disable=invalid-commit
         subprocess.Popen([sys.executable, AGENT, action, job_path], start_new_session=True, env=env, close_fds=True)
+
+    def _arm_reexec(self, folder, job):
+        """The upgrade run by this server's own restart (server_reexec.py), when this process is
+        the one that restarts: a threaded server (with workers, the master restarts) serving
+        this database alone or among others it names (``-u`` with several is refused by Odoo).
+        Returns the agent's side of it, or None (the agent runs a separate upgrade process)."""
+        from odoo.service import server as odoo_server  # the running server, for its kind
+
+        from .odoo import server_reexec  # wraps Odoo's restart once imported (after the models it needs)
+
+        names = [name for name in (config["db_name"] or "").split(",") if name]
+        if config["workers"] or not isinstance(getattr(odoo_server, "server", None), odoo_server.ThreadedServer):
+            return None
+        if names and job["db"] not in names:
+            return None
+        spec = {name: os.path.join(folder, f"upgrade.{name}") for name in ("go", "start", "result", "verdict")}
+        refresh = ",".join(job["upgrade"] + job["install"])
+        head = [sys.executable, UPGRADE_PROCESS, job["odoo_bin"], f"--refresh={refresh}", f"--serve={job['db']}",
+                f"--upgrade={','.join(job['upgrade'])}", f"--install={','.join(job['install'])}",
+                f"--start={spec['start']}", f"--result={spec['result']}", f"--verdict={spec['verdict']}", f"--log={os.path.join(folder, 'agent.log')}", "--"]  # fmt: skip
+        server_reexec.arm(spec["go"], head)
+        plan = " ".join(([f"-u {','.join(job['upgrade'])}"] if job["upgrade"] else []) + ([f"-i {','.join(job['install'])}"] if job["install"] else []))
+        spec["command"] = f"(the server re-executes) {' '.join(head)} <its own arguments>, applying {plan}"
+        return spec
 
     def _server_pid(self):
         from odoo.service import server as odoo_server  # the running server, for the restart signal

@@ -35,10 +35,12 @@ from datetime import UTC, datetime
 try:  # run as a script on the target, or imported as part of the engine
     from . import agent_check
     from .agent_backup import COPY_RETRIES, DATABASE_REF, BackupMixin, ident, literal
+    from .agent_server_upgrade import AgentError, ServerUpgradeMixin
     from .backup_stamp import stamp_sql
 except ImportError:  # pragma: no cover - script mode
     import agent_check  # pylint: disable=import-error
     from agent_backup import COPY_RETRIES, DATABASE_REF, BackupMixin, ident, literal  # pylint: disable=import-error
+    from agent_server_upgrade import AgentError, ServerUpgradeMixin  # pylint: disable=import-error
     from backup_stamp import stamp_sql  # pylint: disable=import-error
 
 EXCEPTION_LINE = re.compile(r"^[\w.]*?(Error|Exception|Fault): ")  # a traceback's last line
@@ -48,15 +50,11 @@ RESTORE_RETRIES = 10
 RESTARTS = ("upgraded", "restored", "restore_failed")  # states the agent restarts the server after
 
 
-class AgentError(Exception):
-    pass
-
-
 def now():
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Agent(BackupMixin):
+class Agent(BackupMixin, ServerUpgradeMixin):
     def __init__(self, job_path):
         self.job_path = job_path
         with open(job_path, encoding="utf-8") as handle:
@@ -69,15 +67,19 @@ class Agent(BackupMixin):
     # -- steps ------------------------------------------------------------------------------
     def deploy(self):
         changes = self.job.get("upgrade") or self.job.get("install")
+        in_server = bool(changes and self.job.get("reexec"))  # the serving server runs the upgrade
         self.log(f"deploy started: upgrade {self.job.get('upgrade') or '-'}, install {self.job.get('install') or '-'}")
+        self.held = False  # the re-executed server waits for the agent's word before it starts
         try:
-            if changes:
+            if changes and not in_server:
                 self.start_upgrade()  # Odoo's code loads while the database is copied
                 self._set(state="deploying", step="backup")
                 self.backup()
             self._set(state="deploying", step="switch code")
             switch_link(self.job["current_link"], self.job["release_dir"])
-            if changes:
+            if in_server:  # the backup is taken while the server restarts (agent_server_upgrade.py)
+                self.upgrade_in_server(UPGRADE_TIMEOUT_S)
+            elif changes:
                 self._set(step="upgrade")
                 self.upgrade()
         except AgentError as exc:
@@ -86,8 +88,12 @@ class Agent(BackupMixin):
             self._set(error=str(exc))
             self.restore(reason=str(exc))
             return 1
-        self._set(state="upgraded", step="restart", upgraded_at=now())
-        self.restart_server()
+        if in_server:  # restarted already: only a server started since the SIGHUP reports this
+            self._set(state="upgraded", step="serve", upgraded_at=now(), restart_requested_at=self.restarted_at)
+            self.accept_upgrade()
+        else:
+            self._set(state="upgraded", step="restart", upgraded_at=now())
+            self.restart_server()
         backup = str(self.status.get("backup_path", ""))
         if backup.startswith(DATABASE_REF):  # off the deploy's path, once the restarted server reported
             self.wait_reported()
@@ -108,12 +114,17 @@ class Agent(BackupMixin):
                 self._set(failed_database=failed_name)
         except AgentError as exc:
             self.log(f"restore failed: {exc}")
-            self._set(state="restore_failed", error=str(exc), finished_at=now())
+            self._set(state="restore_failed", error=str(exc), finished_at=now(), **self._restart_stamp())
             self.restart_server()
             return 2
-        self._set(state="restored", step="restart", finished_at=now())
+        self._set(state="restored", step="restart", finished_at=now(), **self._restart_stamp())
         self.restart_server()
         return 0
+
+    def _restart_stamp(self):
+        """A server held before its start serves the restored code when released (no second
+        restart): the servers started since the first SIGHUP report the outcome."""
+        return {"restart_requested_at": self.restarted_at} if getattr(self, "held", False) else {}
 
     def upgrade_cmd(self):
         args = [
@@ -209,13 +220,21 @@ class Agent(BackupMixin):
         raise AgentError(f"could not swap the restored database in place of {db} (see agent.log)")
 
     def restart_server(self):
+        """SIGHUP (Odoo re-executes itself); True when sent. A server held before its start
+        (agent_server_upgrade.py) is released instead: it has no SIGHUP handler yet."""
+        if getattr(self, "held", False):
+            self.release_start("abort")
+            self.log("the restarting server starts on the code in place")
+            return True
         pid = self.job.get("server_pid")
         if pid:
             try:
                 os.kill(int(pid), signal.SIGHUP)
                 self.log(f"asked the server (pid {pid}) to restart")
+                return True
             except OSError as exc:
                 self.log(f"cannot signal the server (pid {pid}): {exc}")
+        return False
 
     # -- helpers ----------------------------------------------------------------------------
     def run(self, cmd, what, timeout=600, check_log=False):
@@ -286,7 +305,7 @@ class Agent(BackupMixin):
         if values.get("state") in RESTARTS:
             # The server is restarted right after: only a server started since may report this
             # state (release.target.receipt), never the old one still answering meanwhile.
-            values["restart_requested_at"] = time.time()
+            values.setdefault("restart_requested_at", time.time())
         if values.get("step") and values.get("step") != self.status.get("step"):
             self.log(f"step: {values['step']}")
         self.status.update(values, updated_at=now())

@@ -17,8 +17,8 @@ DATABASE_REF = "database:"  # a backup that is a database of the same server, no
 
 
 class BackupMixin:
-    def backup(self):
-        copy = None if self.job.get("backup") == "dump" else self.copy_database()
+    def backup(self, wait_idle=True):
+        copy = None if self.job.get("backup") == "dump" else self.copy_database(wait_idle)
         if copy:
             self._set(backup_done=True, backup_path=f"{DATABASE_REF}{copy}", backup_at=time.time())
             return
@@ -26,16 +26,18 @@ class BackupMixin:
         self.run(["pg_dump", "-Fc", "--no-owner", "-f", path, self.job["db"]], "database backup")
         self._set(backup_done=True, backup_path=path, backup_size=os.path.getsize(path))
 
-    def copy_database(self):
+    def copy_database(self, wait_idle=True):
         """``CREATE DATABASE ... TEMPLATE`` needs the source without connections: the server's
         pooled ones are closed and new ones refused for the copy's duration (the server answers
         errors meanwhile: that is the deploy's downtime, measured by the deployer). Returns the
-        copy's name, or None when the server refuses (then a dump is taken)."""
+        copy's name, or None when the server refuses (then a dump is taken). ``wait_idle``
+        False: the server is stopping (its requests are ended anyway), the first attempt does
+        not wait for its sessions."""
         db = self.job["db"]
         name = f"{db}_bk_{os.path.basename(self.folder)}"
         self.psql(f"DROP DATABASE IF EXISTS {ident(name)}")  # a copy an interrupted deploy left
         for attempt in range(COPY_RETRIES):
-            self.wait_idle(db)
+            self.wait_idle(db, timeout=2.0 if wait_idle or attempt else 0.0)
             started = time.monotonic()
             result = self.psql(
                 f"ALTER DATABASE {ident(db)} WITH ALLOW_CONNECTIONS false",

@@ -40,7 +40,7 @@ class ReleaseRehearsal(models.Model):
     duration_s = fields.Float(string="Duration (s)", readonly=True, help="Copy, neutralize, upgrade and drop.")
     upgrade_s = fields.Float(string="Upgrade (s)", readonly=True, help="The upgrade alone: what the deploy's window needs for it.")
     database_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(16, 1), help="The rehearsal database after the upgrade (the copy's size when the upgrade failed).")
-    copied_from = fields.Char(readonly=True, help="The backup database the rehearsal database was copied from (never production itself).")
+    copied_from = fields.Char(readonly=True, help="The backup database the rehearsal database was copied from, or production read by pg_dump (never copied itself).")
     warnings = fields.Text(readonly=True)
     errors = fields.Text(readonly=True)
     error = fields.Text(readonly=True)
