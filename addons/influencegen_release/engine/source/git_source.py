@@ -71,7 +71,10 @@ def fetch(repo, url, wanted=None):
         if wanted and FULL_SHA_RE.match(wanted) and _commit_or_none(repo, wanted):
             return
         try:
-            repo.git.fetch("--prune", "origin", "+refs/*:refs/*")
+            # Always one pack (its index renamed in last): a small fetch would otherwise write
+            # loose objects one by one, and a job that sees the commit without the lock would
+            # archive it before its trees and blobs are there ("invalid object").
+            repo.git(c="fetch.unpackLimit=1").fetch("--prune", "origin", "+refs/*:refs/*")
         except git.GitCommandError as exc:
             raise GitSourceError(f"cannot fetch {url}: {exc.stderr.strip() or exc}") from exc
 
@@ -95,10 +98,20 @@ def archive(url, sha, mirrors_dir, fileobj, prefix=None):
     under ``prefix`` when given; return the commit."""
     repo = open_mirror(url, mirrors_dir)
     commit = resolve(repo, url, sha)
+    options = {"prefix": prefix} if prefix else {}
+    start = fileobj.tell()
     try:
-        repo.archive(fileobj, treeish=commit, format="tar", **({"prefix": prefix} if prefix else {}))
-    except Exception as exc:  # GitPython raises several types here
-        raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
+        repo.archive(fileobj, treeish=commit, format="tar", **options)
+    except Exception:  # GitPython raises several types here
+        # A mirror written by an older fetch mid-way: once that fetch ended (its lock), again.
+        with mirror_lock(repo.git_dir.rstrip("/")):
+            pass
+        fileobj.seek(start)
+        fileobj.truncate()
+        try:
+            repo.archive(fileobj, treeish=commit, format="tar", **options)
+        except Exception as exc:
+            raise GitSourceError(f"cannot export {commit[:12]} of {url}: {exc}") from exc
     return commit
 
 
