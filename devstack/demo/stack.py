@@ -168,13 +168,17 @@ class Stack:
         self.say("release_manager", f"repository {REPOSITORY}: trigger user 'developer', 90-day key generated, post-receive hook installed")
 
     def maintenance_window(self, admin):
-        """Production's window: today, from the last full hour to three hours later (UTC)."""
+        """Production's window: from the last full hour to three hours later (UTC), on the next
+        day too when it runs past midnight (a demo started at 23:49 deploys after 00:00)."""
         now = datetime.datetime.now(datetime.UTC)
-        start, end = float(now.hour), min(24.0, now.hour + 3.0)
-        calendar = admin("resource.calendar", "create", {"name": "Demo maintenance window", "tz": "UTC", "attendance_ids": [(5, 0, 0), (0, 0, {
-            "name": "Demo window", "dayofweek": str(now.weekday()), "hour_from": start, "hour_to": end,
-            "day_period": "morning" if start < 12 else "afternoon"})]})
-        self.say("release_manager", f"Production maintenance window: today {start:05.2f}-{end:05.2f} UTC")
+        start, end = float(now.hour), now.hour + 3.0
+        days = [(now.weekday(), start, min(24.0, end))]
+        if end > 24.0:
+            days.append(((now.weekday() + 1) % 7, 0.0, end - 24.0))
+        calendar = admin("resource.calendar", "create", {"name": "Demo maintenance window", "tz": "UTC", "attendance_ids": [(5, 0, 0)] + [(0, 0, {
+            "name": "Demo window", "dayofweek": str(day), "hour_from": hour_from, "hour_to": hour_to,
+            "day_period": "morning" if hour_from < 12 else "afternoon"}) for day, hour_from, hour_to in days]})
+        self.say("release_manager", f"Production maintenance window: {start:05.2f}-{end % 24:05.2f} UTC from today")
         return calendar
 
     # -- helpers ---------------------------------------------------------------------------
