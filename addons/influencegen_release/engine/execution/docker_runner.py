@@ -158,13 +158,13 @@ class DockerRunner:
             container = self._create(spec, volumes)
         except RunnerError as exc:
             if spec.source_dir is None and not exc.conflict:  # a conflict's volume is the earlier start's
-                self._discard(None, spec.name)
+                self.discard(None, spec.name)
             raise
         try:
             for archive in inputs:
                 self.put_files(container.id, archive)
         except RunnerError:
-            self._discard(container.id, spec.name if spec.source_dir is None else None)
+            self.discard(container.id, spec.name if spec.source_dir is None else None)
             raise
         return container.id
 
@@ -181,7 +181,7 @@ class DockerRunner:
         try:
             self.client.api.start(container_id)
         except (docker_errors.DockerException, OSError) as exc:
-            self._discard(container_id, volume)
+            self.discard(container_id, volume)
             raise RunnerError(f"container {name} did not start: {exc}") from exc
 
     def _create(self, spec, volumes):
@@ -237,7 +237,9 @@ class DockerRunner:
             **{f"{root}/{folder}": mount for folder, mount in spec.volume_folders.items()},
         }
 
-    def _discard(self, container_id, volume):
+    def discard(self, container_id, volume):
+        """Remove the container and/or the volume; a failure is logged, never raised (the
+        housekeeping sweeps what is left)."""
         try:
             if container_id:
                 self.remove(container_id)

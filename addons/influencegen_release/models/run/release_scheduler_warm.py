@@ -332,10 +332,4 @@ class ReleaseSchedulerWarm(models.AbstractModel):
 
     @staticmethod
     def _discard_warm(client, container_id, name):
-        try:
-            if container_id:
-                client.remove(container_id)
-            if name:
-                client.remove_volume(name)
-        except RunnerError as exc:  # the housekeeping tries again
-            _logger.warning("warm container %s: %s", name or container_id[:12], exc)
+        client.discard(container_id, name)  # a failure is logged; the housekeeping tries again
