@@ -1,5 +1,5 @@
-"""Warm containers (engine/execution/warm.py): the pure parts, and one warm container on the
-real engine released by a job's single put_archive."""
+"""Warm containers (engine/execution/warm.py): the pure parts, and warm containers on the real
+engine released by the job's files written to their stdin (``DockerRunner.feed``)."""
 
 import io
 import os
@@ -46,14 +46,18 @@ def test_job_members_end_with_the_marker_and_keep_the_env_private():
     assert members[1][0].mode == 0o400 and members[0][0].isdir()
 
 
+def warm_container(runner, image=IMAGE):
+    name = f"igr-pytest-w{uuid.uuid4().hex[:10]}"
+    labels = {"influencegen.db": "pytest", "influencegen.name": name, "influencegen.warm": "x"}
+    spec = ContainerSpec(name=name, image=image, command=warm.WAIT_SCRIPT, labels=labels, memory_mb=128, pids=64, stdin=True)
+    return name, runner.create_container(spec, inputs=(warm.skeleton(job_files.JOB_UID),))
+
+
 @pytest.mark.services
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_warm_container_runs_the_job_its_files_release():
     runner = DockerRunner(DOCKER_URL)
-    name = f"igr-pytest-w{uuid.uuid4().hex[:10]}"
-    labels = {"influencegen.db": "pytest", "influencegen.name": name, "influencegen.warm": "x"}
-    spec = ContainerSpec(name=name, image=IMAGE, command=warm.WAIT_SCRIPT, labels=labels, memory_mb=128, pids=64)
-    container_id = runner.create_container(spec)
+    name, container_id = warm_container(runner)
     try:
         runner.start_created(container_id, name, volume=name)
         time.sleep(0.3)
@@ -70,16 +74,40 @@ def test_a_warm_container_runs_the_job_its_files_release():
         job_files.workspace_archive(archive, source=source, extra=warm.job_members(env, command, job_files.JOB_UID))
         archive.seek(0)
         released = time.monotonic()
-        runner.put_files(container_id, archive)
+        runner.feed(container_id, archive)
+        assert time.monotonic() - released < 1
         state, timed_out = runner.wait_exit(container_id, timeout=20)
         assert not timed_out and state.exit_code == 3 and not state.oom_killed
-        assert time.monotonic() - released < 5
         out = []
         runner.copy_logs(container_id, LogCursor(), out.append)
         assert b"".join(out) == b"hello\nit's me\nenv-gone\nstdin-closed\n"
         config = runner.client.api.inspect_container(container_id)["Config"]
         assert not any("s3cret" in item for item in config.get("Env") or []), "secrets never in docker inspect"
         assert "s3cret" not in str(config)
+    finally:
+        runner.remove(container_id)
+        runner.remove_volume(name)
+        runner.close()
+
+
+@pytest.mark.services
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_warm_container_whose_files_were_cut_short_runs_nothing():
+    """A start that died while writing (half a tar, no marker): the container ends with
+    UNFED_EXIT and prints nothing; the scheduler's recovery then requeues its job."""
+    runner = DockerRunner(DOCKER_URL)
+    name, container_id = warm_container(runner)
+    try:
+        runner.start_created(container_id, name, volume=name)
+        archive = io.BytesIO()
+        job_files.workspace_archive(archive, extra=warm.job_members({}, "echo ran", job_files.JOB_UID))
+        runner.feed(container_id, io.BytesIO(archive.getvalue()[:700]))
+        state, timed_out = runner.wait_exit(container_id, timeout=20)
+        assert not timed_out and state.exit_code == warm.UNFED_EXIT
+        out = []
+        runner.copy_logs(container_id, LogCursor(), out.append)
+        assert b"".join(out) == b""
+        assert runner.get_archive(container_id, warm.MARKER) is None
     finally:
         runner.remove(container_id)
         runner.remove_volume(name)

@@ -87,7 +87,8 @@ class TestWarmContainers(SchedulerCase):
         with ExitStack() as stack:
             task = b._spec()
             env = dict(task["env"], **self.scheduler._job_env(b))
-            self.client.put_files(old_b, *b._job_inputs(stack, warm.job_members(env, task["run"], JOB_UID)))
+            [archive] = b._job_inputs(stack, warm.job_members(env, task["run"], JOB_UID))
+            self.client.feed(old_b, archive)
         self.env.cr.execute(
             "UPDATE release_job SET claimed_at = %s WHERE id IN %s",
             [fields.Datetime.now() - timedelta(seconds=60), (a.id, b.id)],

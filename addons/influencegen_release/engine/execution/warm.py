@@ -1,15 +1,21 @@
 """Warm containers: created and started ahead, before any job needs them, so that a job's
-start is one ``put_archive`` instead of Docker's create and start (half a second or more).
+start is a write to a waiting container instead of Docker's create and start (half a second
+or more).
 
 A warm container is made with the job defaults (no network, the task's resource limits, a job
-volume of its own mounted as every job's is) and no environment at all; its command waits
-for the marker ``/.igr/job/go``. The job's single ``put_archive`` brings ``src/``,
-``workspace/`` and ``job/``: the environment file (task variables, secrets, the job's own
-variables), the command and, last member of the tar, the marker. The wait then sources the
-environment, deletes its file and ``exec``s the job's command as ``/bin/sh -c`` does it for a
-container started the usual way: the job's logs, exit code, OOM flag, timeout and die event
-are the container's own. Secrets never appear in the container's configuration (``docker
-inspect``) and the file that carried them is gone once the command begins.
+volume of its own mounted as every job's is, its folders owned by the job's user:
+``skeleton``) and no environment at all; its command waits on its stdin, which stays open for
+one client (``ContainerSpec.stdin``). The job's start writes one tar there
+(``DockerRunner.feed``: one attach, a few milliseconds, where a ``put_archive`` costs Docker
+60-100 ms) and hangs up: ``src/``, ``workspace/`` and ``job/``: the environment file (task
+variables, secrets, the job's own variables), the command and, last member of the tar, the
+marker ``/.igr/job/go``. The wait unpacks it, sources the environment, deletes its file and
+``exec``s the job's command as ``/bin/sh -c`` does it for a container started the usual way:
+the job's logs, exit code, OOM flag, timeout and die event are the container's own. Secrets
+never appear in the container's configuration (``docker inspect``) and the file that carried
+them is gone once the command begins. A stream cut short leaves no marker: the container ends
+with ``UNFED_EXIT`` and prints nothing; an image without ``tar`` ends so at once, and the
+scheduler stops making warm containers of it.
 
 One container per job, always: a warm container is assigned once (its row is deleted in the
 transaction that assigns it) and removed after its job, like any job container.
@@ -22,14 +28,18 @@ import tarfile
 
 JOB_DIR = "job"  # in the job volume (mounted at /.igr): what the wait below reads
 MARKER = f"/.igr/{JOB_DIR}/go"
-POLL_S = 0.05  # the wait's poll: a job's command begins at most this long after its files
-# The wait itself: no output (the job's log is the command's), stdin closed as a container
-# started the usual way has it, the environment sourced then deleted, the command exec'd.
+UNFED_EXIT = 125  # the warm container's end when its files did not all come (or it has no tar)
+# The wait itself: no output (the job's log is the command's), the files unpacked from stdin,
+# the command's stdin closed as a container started the usual way has it, the environment
+# sourced then deleted, the command exec'd.
 WAIT_SCRIPT = (
-    f"while [ ! -e {MARKER} ]; do sleep {POLL_S}; done; "
+    f"command -v tar >/dev/null 2>&1 || exit {UNFED_EXIT}; "
+    f"tar -x -f - -C /.igr 2>/dev/null; [ -e {MARKER} ] || exit {UNFED_EXIT}; "
     f". /.igr/{JOB_DIR}/env && rm -f /.igr/{JOB_DIR}/env && "
     f'exec /bin/sh -c "$(cat /.igr/{JOB_DIR}/command)" </dev/null'
 )
+# The job volume's folders, made by Docker (as root) for the binds: the job's user unpacks there.
+SKELETON = ("src", "workspace", JOB_DIR)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -64,6 +74,20 @@ def env_file(env):
             raise ValueError(f"'{name}' is not a variable name a shell can export")
         lines.append(f"export {name}={quote(value)}\n")
     return "".join(lines).encode()
+
+
+def skeleton(uid):
+    """A tar of the job volume's folders owned by ``uid``, put into a warm container before
+    its start (as root, by Docker): its wait, as the job's user, can unpack into them."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name in SKELETON:
+            folder = tarfile.TarInfo(name)
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o700 if name == JOB_DIR else 0o755
+            folder.uid = folder.gid = uid
+            tar.addfile(folder)
+    data.seek(0)
+    return data
 
 
 def job_members(env, command, uid):

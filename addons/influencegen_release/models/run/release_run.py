@@ -8,6 +8,7 @@ from ...engine.pipeline.schema import TRIGGER_EVENTS
 from ...engine.source import push
 from ...engine.vocabulary import JOB_DONE_STATES as DONE_STATES
 from ...engine.vocabulary import RUN_TERMINAL as TERMINAL
+from .release_scheduler_loop import DEFER_UI, defer_ui
 
 RUN_STATES = [
     ("queued", "Queued"),
@@ -204,8 +205,11 @@ class ReleaseRun(models.Model):
     def _notify_ui(self, jobs=None):
         """Tell the open run graphs and log viewers that these runs (and jobs) changed. The
         message carries ids only and goes to every Release User: each browser reads what it
-        may see through the ORM, so team-restricted runs stay hidden."""
-        if self:
+        may see through the ORM, so team-restricted runs stay hidden. The scheduler loop's
+        steps tell them once at the end of its tick."""
+        if self and self.env.context.get(DEFER_UI):
+            defer_ui(self.env.cr.dbname, self.ids, jobs.ids if jobs else [])
+        elif self:
             self.env["bus.bus"]._sendone(
                 self.env.ref(RELEASE_USER), UI_NOTIFICATION, {"run_ids": self.ids, "job_ids": jobs.ids if jobs else []}
             )

@@ -24,14 +24,15 @@ WARM_IDLE_S = 300  # a free warm container no task wants any more is removed aft
 WARM_JUDGE_S = 60  # with a whole wave ready, the surplus is judged this often
 _JUDGED = {}  # (database, runner id) -> monotonic time the refill last judged the runner's surplus
 WARM_GRACE_S = 120  # a warm container with no row is a refill's in flight this long, then an orphan
+_UNFIT = set()  # (database, warm key) whose warm container ended unfed at once (an image without tar)
 
 
 class ReleaseSchedulerWarm(models.AbstractModel):
     """Warm containers (``engine/execution/warm.py``): per runner host, as many containers
     started ahead as the host runs jobs at once, with the image and limits of the tasks it ran
     or will run last. The claim gives a free one to a job that fits it (committed with the
-    claim: ``release.job.ahead = 'warm'``), the start puts the job's files in, which releases
-    the container's wait into the job's command. A job that fits none (a network, another
+    claim: ``release.job.ahead = 'warm'``), the start writes the job's files to its stdin, which
+    releases the container's wait into the job's command. A job that fits none (a network, another
     image or limits) is started the usual way. The refill runs in a thread of the loop of its
     own, never in the tick (``release_scheduler_loop``); a start that died is adopted when the
     files went in, else its container is removed and the job goes back to the queue; the
@@ -84,8 +85,8 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         return super()._start(job_id, token)
 
     def _start_warm(self, job_id, token):
-        """Put the job's files into its warm container: the last member releases its wait. A
-        container that is gone or broken is removed and the job started the usual way."""
+        """Write the job's files to its warm container's stdin: the last member releases its
+        wait. A container that is gone or broken is removed and the job started the usual way."""
         job = self._locked_claim(job_id, token, ahead="warm")
         if not job:
             return
@@ -94,10 +95,13 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         try:
             state = client.state(job.container_id)
             if not (state and state.running):
+                if state and state.exit_code == warm.UNFED_EXIT:  # its image cannot unpack: no more of these
+                    _UNFIT.add((self.env.cr.dbname, warm.warm_key(task)))
                 raise RunnerError(f"warm container {job.container_name} is not running")
             with ExitStack() as stack:
                 env = dict(task["env"], **job._secrets(), **self._job_env(job))
-                client.put_files(job.container_id, *job._job_inputs(stack, warm.job_members(env, task["run"], JOB_UID)))
+                [archive] = job._job_inputs(stack, warm.job_members(env, task["run"], JOB_UID))
+                client.feed(job.container_id, archive)
         except RunnerError as exc:
             _logger.warning("job %s: %s; started the usual way", job.id, exc)
             self._discard_warm(client, job.container_id, job.container_name)
@@ -188,14 +192,13 @@ class ReleaseSchedulerWarm(models.AbstractModel):
             return 0  # a whole wave is ready: nothing to make (this runs at every tick), surplus judged now and then
         _JUDGED[key] = time.monotonic()
         wanted = self._wanted_warm(runner)
-        have = Counter(rows.mapped("key"))
+        have = Counter(row_key for _id, row_key, _created, _cid in rows)
         idle_before = fields.Datetime.now() - timedelta(seconds=WARM_IDLE_S)
         client = runner._client()
-        for row in rows.sorted("id", reverse=True):
-            if have[row.key] > wanted[row.key][0] and row.create_date < idle_before:
-                have[row.key] -= 1
-                self._discard_warm(client, row.container_id, row.name)
-                row.unlink()
+        for row_id, row_key, created, _cid in sorted(rows, reverse=True):
+            if have[row_key] > wanted[row_key][0] and created < idle_before:
+                have[row_key] -= 1
+                self._take_warm(client, row_id)
         missing = [task for key, (count, task) in wanted.items() for _n in range(max(0, count - have[key]))]
         if not missing:
             return 0
@@ -228,7 +231,7 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         for job in self.env["release.job"].browse([row[0] for row in cr.fetchall()]):
             required = {x.strip() for x in (job.required_labels or "").split(",") if x.strip()}
             key = self._warm_key(job) if required <= labels else None
-            if key is None:
+            if key is None or (self.env.cr.dbname, key) in _UNFIT:
                 continue
             count, task = wanted.get(key, (0, job._spec()))
             wanted[key] = (count + 1, task)
@@ -251,10 +254,10 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         }
         spec = ContainerSpec(
             name=name, image=task["image"], command=warm.WAIT_SCRIPT, labels=labels, cpus=task["cpus"],
-            memory_mb=task["memory"], pids=task["pids"],
+            memory_mb=task["memory"], pids=task["pids"], stdin=True,
         )
         try:
-            container_id = client.create_container(spec)
+            container_id = client.create_container(spec, inputs=(warm.skeleton(JOB_UID),))
             client.start_created(container_id, name, volume=name)
         except RunnerError as exc:
             _logger.warning("warm container for %s: %s", key, exc)
@@ -282,12 +285,10 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         db = self.env.cr.dbname
         client = runner._client()
         listed = {c["Id"]: c for c in client.containers(WARM_LABEL, {"influencegen.db": db})}
-        rows = self._free_warm(runner.id)
-        for row in rows:
-            container = listed.get(row.container_id)
+        for row_id, _key, _created, container_id in self._free_warm(runner.id):
+            container = listed.get(container_id)
             if not (container and container.get("State") == "running" and runner.active and runner.warm_start):
-                self._discard_warm(client, row.container_id, row.name)
-                row.unlink()
+                self._take_warm(client, row_id)
         # Every row (a claim may hold one: it is not free, not unknown either), then the live
         # jobs: a claim committed in between moved a container from one to the other.
         self.env.flush_all()
@@ -325,10 +326,23 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         return self._loop_allowed() or bool(self.env["release.runner.warm"].search_count([("runner_id", "=", runner.id)], limit=1))
 
     def _free_warm(self, runner_id):
-        """The runner's free warm containers, locked (SKIP LOCKED: one a claim is giving to a
-        job right now is neither counted nor removed)."""
-        self.env.cr.execute("SELECT id FROM release_runner_warm WHERE runner_id = %s ORDER BY id FOR UPDATE SKIP LOCKED", [runner_id])
-        return self.env["release.runner.warm"].browse([row[0] for row in self.env.cr.fetchall()])
+        """``[(id, key, create date, container id)]`` of the runner's free warm containers, read without a
+        lock: a claim may take one meanwhile (``_take_warm`` then skips it). A refill talks to
+        Docker for a second or more; a lock held that long would keep every claim from them."""
+        self.env.cr.execute("SELECT id, key, create_date, container_id FROM release_runner_warm WHERE runner_id = %s ORDER BY id", [runner_id])
+        return self.env.cr.fetchall()
+
+    def _take_warm(self, client, row_id):
+        """Remove the free warm container of row ``row_id``, unless a claim holds or took it."""
+        self.env.cr.execute(
+            """DELETE FROM release_runner_warm WHERE id = (
+                   SELECT id FROM release_runner_warm WHERE id = %s FOR UPDATE SKIP LOCKED) RETURNING container_id, name""",
+            [row_id],
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            self.env["release.runner.warm"].invalidate_model()
+            self._discard_warm(client, *row)
 
     @staticmethod
     def _discard_warm(client, container_id, name):
