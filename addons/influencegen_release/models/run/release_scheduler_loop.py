@@ -152,7 +152,8 @@ class Loop:
             self._refill.clear()
             try:
                 with Registry(self.db_name).cursor() as cr:
-                    api.Environment(cr, SUPERUSER_ID, {})["release.scheduler"]._refill_warm()
+                    if api.Environment(cr, SUPERUSER_ID, {})["release.scheduler"]._refill_warm():
+                        self._refill.set()  # claims may have taken some while these were made: look again now
             except Exception:  # logged; the next tick asks again
                 _logger.exception("warm containers of %s: the refill failed", self.db_name)
                 time.sleep(1)

@@ -219,16 +219,21 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         self.env["release.runner.warm"].create(vals)
 
     def _wanted_warm(self, runner):
-        """``{key: (count, task)}``: the keys of the ``capacity`` latest container jobs this
-        runner ran or may run next (pending and queued ones its labels allow)."""
+        """``{key: (count, task)}``: the keys of the container jobs waiting for this runner
+        (pending and queued ones its labels allow), up to two waves of ``capacity``: the next
+        wave's containers are made while the current one runs; at least one wave, made up
+        with the keys of the latest jobs it ran."""
         cr = self.env.cr
         cr.execute(
-            """SELECT id FROM release_job WHERE mode = 'run' AND (runner_id = %s OR state IN ('pending', 'queued'))
+            """SELECT id, state IN ('pending', 'queued') FROM release_job
+               WHERE mode = 'run' AND (runner_id = %s OR state IN ('pending', 'queued'))
                ORDER BY id DESC LIMIT %s""",
             [runner.id, runner.capacity * 4],
         )
+        rows = cr.fetchall()
+        limit = max(runner.capacity, min(sum(1 for _id, waiting in rows if waiting), 2 * runner.capacity))
         labels, wanted, total = runner._label_set(), {}, 0
-        for job in self.env["release.job"].browse([row[0] for row in cr.fetchall()]):
+        for job in self.env["release.job"].browse([row[0] for row in rows]):
             required = {x.strip() for x in (job.required_labels or "").split(",") if x.strip()}
             key = self._warm_key(job) if required <= labels else None
             if key is None or (self.env.cr.dbname, key) in _UNFIT:
@@ -236,7 +241,7 @@ class ReleaseSchedulerWarm(models.AbstractModel):
             count, task = wanted.get(key, (0, job._spec()))
             wanted[key] = (count + 1, task)
             total += 1
-            if total >= runner.capacity:
+            if total >= limit:
                 break
         return wanted
 
