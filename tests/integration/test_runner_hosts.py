@@ -3,6 +3,7 @@ into a job and reports come back through the Docker API only.
 
 - A second Docker engine whose mount namespace hides the control plane's data folder runs the
   seed PL-ODOO-MOD's lint and SAST tasks, as written, and their reports become findings.
+- A warm container on that engine, reached over mutual TLS, takes its job's files on stdin.
 - The control plane in a container, laid out as docker-compose.yml does (data folder in a named
   volume, the Docker socket mounted, host network to reach PostgreSQL), runs a job that sees
   its sources and hands back a declared artifact.
@@ -11,6 +12,7 @@ Both use one repository served by ``git daemon`` (a URL the containerised contro
 reaches as well as the host does).
 """
 
+import io
 import os
 import subprocess
 import time
@@ -20,6 +22,8 @@ import yaml
 
 from devstack.odoo_server import DB, DB_USER, PORT, Api
 from devstack.repository import commit_pipeline_text, init_repository, pipeline_text
+from influencegen_release.engine.execution import job_files, warm
+from influencegen_release.engine.execution.docker_runner import ContainerSpec, DockerRunner, LogCursor
 
 from .conftest import load_image
 
@@ -186,3 +190,28 @@ def wait_for_api(name, timeout=90):
                 raise AssertionError(f"the control plane container stopped:\n{logs.stdout}{logs.stderr}") from None
             time.sleep(0.5)
     raise AssertionError(f"the control plane container did not answer within {timeout} s")
+
+
+def test_a_warm_container_on_a_tls_engine_takes_its_files_on_stdin(second_engine):
+    """A warm container's files go through one attach to its stdin: over mutual TLS to a remote
+    engine as over the local socket (the half-close ends the stream on either)."""
+    runner = DockerRunner(second_engine["tcp"], tls=second_engine["tls"])
+    name = f"igr-it-tls-warm-{os.getpid()}"
+    spec = ContainerSpec(name=name, image=os.environ.get("IGR_BASE_IMAGE", "influencegen/runner-base:bookworm"),
+                         command=warm.WAIT_SCRIPT, labels={"influencegen.db": DB}, memory_mb=128, pids=64, stdin=True)
+    container_id = runner.create_container(spec, inputs=(warm.skeleton(job_files.JOB_UID),))
+    try:
+        runner.start_created(container_id, name, volume=name)
+        archive = io.BytesIO()
+        job_files.workspace_archive(archive, extra=warm.job_members({"WHO": "tls"}, 'echo "fed over $WHO"', job_files.JOB_UID))
+        archive.seek(0)
+        runner.feed(container_id, archive)
+        state, timed_out = runner.wait_exit(container_id, timeout=30)
+        assert not timed_out and state.exit_code == 0, state
+        out = []
+        runner.copy_logs(container_id, LogCursor(), out.append)
+        assert b"".join(out) == b"fed over tls\n"
+    finally:
+        runner.remove(container_id)
+        runner.remove_volume(name)
+        runner.close()
