@@ -1,4 +1,6 @@
+import io
 import os
+import subprocess
 from contextlib import ExitStack
 from datetime import timedelta
 
@@ -111,3 +113,38 @@ class TestWarmContainers(SchedulerCase):
         self.assertEqual(self.scheduler._sweep_dropped_databases(self.client, age_s=0, only=gone), [container_id])
         self.assertIsNone(self.client.state(container_id))
         self.assertNotIn(name, self.client.volumes({"influencegen.db": gone}))
+
+    def test_an_image_without_tar_is_not_kept_warm_and_its_job_still_runs_once(self):
+        no_tar = "influencegen/igr-test-no-tar:1"
+        dockerfile = f"FROM {IMAGE}\nUSER root\nRUN rm -f /usr/bin/tar /bin/tar\nUSER 1000\n"
+        subprocess.run(["docker", "build", "--network", "none", "-q", "-t", no_tar, "-"], input=dockerfile, text=True,
+                       check=True, capture_output=True)  # fmt: skip
+        self.make_pipeline("PL-W-NOTAR", f'    - name: Build\n      tasks:\n        - {{name: A, key: a, image: "{no_tar}", run: "echo ran-once"}}\n')
+        run = self.trigger()
+        self.assertEqual(self.scheduler._refill_warm(), 1)
+        [container_id] = self.warm_ids()
+        job = self.job(run, "a")
+        self.tick_until(lambda: run.state in ("succeeded", "failed"))
+        self.assertEqual((run.state, job.log_tail, job.attempt), ("succeeded", "ran-once", 1))
+        self.assertNotEqual(job.container_id, container_id, "it ran in a container of its own")
+        self.assertIsNone(self.client.state(container_id), "the warm container that could not unpack is removed")
+        self.assertEqual(self.scheduler._refill_warm(), 0, "an image without tar is not kept warm again")
+
+    def test_a_job_whose_warm_container_got_no_files_runs_the_usual_way(self):
+        self.make_pipeline("PL-W-UNFED", PAIR)
+        run = self.trigger()
+        self.assertEqual(self.scheduler._refill_warm(), 2)
+        self.scheduler._advance_runs()
+        self.scheduler._step("_claim", self.runner.id)
+        self.env.invalidate_all()
+        a = self.job(run, "a")
+        self.assertEqual(a.ahead, "warm")
+        old_a = a.container_id
+        # A write that reached Docker cut short (the start itself went on): no marker came.
+        self.client.feed(old_a, io.BytesIO(b"\0" * 100))
+        a._start()
+        self.client.wait_exit(old_a, timeout=20)
+        self.tick_until(lambda: run.state in ("succeeded", "failed"))
+        self.assertEqual((run.state, a.log_tail, a.attempt), ("succeeded", "job-a", 1))
+        self.assertNotEqual(a.container_id, old_a)
+        self.assertIsNone(self.client.state(old_a))

@@ -28,12 +28,13 @@ import tarfile
 
 JOB_DIR = "job"  # in the job volume (mounted at /.igr): what the wait below reads
 MARKER = f"/.igr/{JOB_DIR}/go"
+NO_TAR = f"/.igr/{JOB_DIR}/no-tar"  # left by the wait of an image without tar: not kept warm again
 UNFED_EXIT = 125  # the warm container's end when its files did not all come (or it has no tar)
 # The wait itself: no output (the job's log is the command's), the files unpacked from stdin,
 # the command's stdin closed as a container started the usual way has it, the environment
 # sourced then deleted, the command exec'd.
 WAIT_SCRIPT = (
-    f"command -v tar >/dev/null 2>&1 || exit {UNFED_EXIT}; "
+    f"command -v tar >/dev/null 2>&1 || {{ : >{NO_TAR}; exit {UNFED_EXIT}; }}; "
     f"tar -x -f - -C /.igr 2>/dev/null; [ -e {MARKER} ] || exit {UNFED_EXIT}; "
     f". /.igr/{JOB_DIR}/env && rm -f /.igr/{JOB_DIR}/env && "
     f'exec /bin/sh -c "$(cat /.igr/{JOB_DIR}/command)" </dev/null'

@@ -30,11 +30,12 @@ class ReleaseRunner(models.Model):
     )
     warm_start = fields.Boolean(
         string="Warm containers",
-        default=False,  # opt-in: each idles polling for its job's files; see README "Warm containers"
+        default=False,  # opt-in: up to two waves of idle containers stay on the host; see README "Warm containers"
         tracking=True,
-        help="Keep containers started ahead (no network, the usual limits, waiting for a job's files), as many as "
-        "the host runs at once: a job then starts with one upload instead of Docker's create and start. Each "
-        "serves one job and is removed after it; a job with a network gets a container of its own.",
+        help="Keep containers started ahead (no network, the usual limits, waiting for a job's files on their "
+        "input), as many as the host runs at once, and the next wave while jobs wait: a job then starts with one "
+        "write instead of Docker's create and start. Each serves one job and is removed after it; a job with a "
+        "network gets a container of its own.",
     )
     job_ids = fields.One2many("release.job", "runner_id", string="Jobs")
     active_job_count = fields.Integer(compute="_compute_active_job_count", string="Running jobs")

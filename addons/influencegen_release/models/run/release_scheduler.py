@@ -104,22 +104,6 @@ class ReleaseScheduler(models.AbstractModel):
             self._fail_unexpected(self.env["release.job"].browse(job_id), text)
 
     def _step(self, method, *args):
-        _t0 = time.time()
-        try:
-            if method in __import__("os").environ.get("IGR_PROFILE", "").split(","):
-                import cProfile, pstats, io
-                prof = cProfile.Profile()
-                result = prof.runcall(self._step_traced, method, *args)
-                buf = io.StringIO()
-                pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(r"influencegen|docker|requests|socket|sql_db.py|mail_thread.py:(2103|519)|bus.py", 40)
-                _logger.info("PROFILE %s\n%s", method, buf.getvalue())
-                return result
-            return self._step_traced(method, *args)
-        finally:
-            if __import__("os").environ.get("IGR_TRACE"):
-                _logger.info("TRACE %.3f %.1fms %s %s", _t0, (time.time() - _t0) * 1000, method, args[:1])
-
-    def _step_traced(self, method, *args):
         with self.env.registry.cursor() as cr:
             if getattr(self.env.registry, "test_cr", None) is None:
                 # Steps are short and lock what they change (SKIP LOCKED), then read it again:

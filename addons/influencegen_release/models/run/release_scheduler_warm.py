@@ -24,7 +24,7 @@ WARM_IDLE_S = 300  # a free warm container no task wants any more is removed aft
 WARM_JUDGE_S = 60  # with a whole wave ready, the surplus is judged this often
 _JUDGED = {}  # (database, runner id) -> monotonic time the refill last judged the runner's surplus
 WARM_GRACE_S = 120  # a warm container with no row is a refill's in flight this long, then an orphan
-_UNFIT = set()  # (database, warm key) whose warm container ended unfed at once (an image without tar)
+_UNFIT = set()  # (database, warm key) whose warm container found no tar (this process keeps none of them warm)
 
 
 class ReleaseSchedulerWarm(models.AbstractModel):
@@ -95,8 +95,8 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         try:
             state = client.state(job.container_id)
             if not (state and state.running):
-                if state and state.exit_code == warm.UNFED_EXIT:  # its image cannot unpack: no more of these
-                    _UNFIT.add((self.env.cr.dbname, warm.warm_key(task)))
+                if state and state.exit_code == warm.UNFED_EXIT:
+                    self._judge_unfed(client, job.container_id, task)
                 raise RunnerError(f"warm container {job.container_name} is not running")
             with ExitStack() as stack:
                 env = dict(task["env"], **job._secrets(), **self._job_env(job))
@@ -117,6 +117,37 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         job._start()  # its container and name are the warm one's, recorded by the claim
         return None
 
+    def _follow(self, job, client, container_id, ended):
+        """A warm container that ended ``UNFED_EXIT`` with no marker never ran its job (a command
+        that exits so itself ran after the marker): its image cannot unpack (no ``tar``: not kept
+        warm again) or the files did not fit. The job goes back to the queue and starts the
+        usual way, which reports a real cause."""
+        if container_id and job.container_name and job.container_name != job._container_name():  # a warm container's
+            state = client.state(container_id)
+            if state and not state.running and state.exit_code == warm.UNFED_EXIT and not self._has(client, container_id, warm.MARKER):
+                self._judge_unfed(client, container_id, job._spec())
+                _logger.warning("job %s: warm container %s could not take its files", job.id, container_id[:12])
+                self._discard_warm(client, container_id, job.container_name)
+                job._requeue("its warm container could not take its files")
+                return
+        super()._follow(job, client, container_id, ended)
+
+    @staticmethod
+    def _has(client, container_id, path):
+        """Whether ``path`` is in the warm container (``warm.MARKER``: its job's command was
+        released; ``warm.NO_TAR``: its image cannot unpack)."""
+        found = client.get_archive(container_id, path)
+        if found is None:
+            return False
+        for _chunk in found[0]:  # the stream is read to its end before the connection is reused
+            pass
+        return True
+
+    def _judge_unfed(self, client, container_id, task):
+        """A warm container ended unfed: no more warm containers of its image here when it has no tar."""
+        if self._has(client, container_id, warm.NO_TAR):
+            _UNFIT.add((self.env.cr.dbname, warm.warm_key(task)))
+
     def _recover_start(self, job, container_id):
         """A job given a warm container whose start died (nobody holds its lock, claimed
         ``WARM_STALE_S`` ago): adopted when its files went in (its command runs or ran), else
@@ -131,10 +162,7 @@ class ReleaseSchedulerWarm(models.AbstractModel):
             return None
         client = job.runner_id._client()
         try:
-            found = client.get_archive(job.container_id, warm.MARKER)
-            if found is not None:
-                for _chunk in found[0]:
-                    pass
+            if self._has(client, job.container_id, warm.MARKER):
                 _logger.info("job %s adopts warm container %s", job.id, job.container_id[:12])
                 job._start()
                 return None
