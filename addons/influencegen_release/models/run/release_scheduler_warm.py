@@ -216,8 +216,8 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         runner = self.env["release.runner"].browse(runner_id)
         rows = self._free_warm(runner_id)
         key = (self.env.registry.db_name, runner_id)
-        if len(rows) >= runner.capacity and time.monotonic() - _JUDGED.get(key, 0) < WARM_JUDGE_S:
-            return 0  # a whole wave is ready: nothing to make (this runs at every tick), surplus judged now and then
+        if len(rows) >= self._warm_target(runner) and time.monotonic() - _JUDGED.get(key, 0) < WARM_JUDGE_S:
+            return 0  # all the jobs waiting have one: nothing to make (this runs at every tick), surplus judged now and then
         _JUDGED[key] = time.monotonic()
         wanted = self._wanted_warm(runner)
         have = Counter(row_key for _id, row_key, _created, _cid in rows)
@@ -245,6 +245,13 @@ class ReleaseSchedulerWarm(models.AbstractModel):
 
     def _record_warm(self, vals):
         self.env["release.runner.warm"].create(vals)
+
+    def _warm_target(self, runner):
+        """How many free warm containers ``runner`` wants (``_wanted_warm``): one wave of
+        ``capacity``, up to two for the container jobs waiting."""
+        self.env.cr.execute("SELECT count(*) FROM release_job WHERE mode = 'run' AND state IN ('pending', 'queued')")
+        waiting = self.env.cr.fetchone()[0]
+        return max(runner.capacity, min(waiting, 2 * runner.capacity))
 
     def _wanted_warm(self, runner):
         """``{key: (count, task)}``: the keys of the container jobs waiting for this runner
