@@ -21,7 +21,7 @@ from ...engine.execution.worker_pool import WorkerPool
 from .release_action import ActionError
 from .release_job_lease import HEARTBEAT_S, TRANSIENT_RETRIES, backoff_s, transient
 from .release_scheduler import TICK_BUDGET_S
-from .release_scheduler_loop import CHANNEL, loop_of, running_loop
+from .release_scheduler_loop import CHANNEL, DEFER_UI, loop_of, running_loop
 
 _logger = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class ReleaseSchedulerWorkers(models.AbstractModel):
             return
         owner = self._lease_owner()
         for job_id, adopt in self._guarded("_claim_builtins", owner, limit) or []:
-            work = functools.partial(self._execute_builtin, job_id, owner, adopt)
+            # A worker outlives the tick: what it changes is told at once, not at the tick's end.
+            work = functools.partial(self.with_context(**{DEFER_UI: False})._execute_builtin, job_id, owner, adopt)
             if pool is None:
                 work()
             elif not pool.submit(job_id, work):
