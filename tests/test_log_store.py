@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from influencegen_release.engine.execution import log_store
 from influencegen_release.engine.execution.log_store import CHUNK_BYTES, LogStore
 
 LINE = b"step %07d: compiling module influencegen_release ... ok\n"
@@ -74,3 +75,18 @@ def test_find_sees_a_line_cut_across_two_chunk_files(tmp_path):
     assert len(store._chunks()) == 2
     assert store.find(re.compile(rb"FATAL")) == CHUNK_BYTES - 2
     assert store.find(re.compile(rb"nothing like this")) == -1
+
+
+def test_truncate_cuts_back_to_the_recorded_size_across_chunks(tmp_path, monkeypatch):
+    """What a killed server appended and never recorded is cut, whatever chunk it reached."""
+    monkeypatch.setattr(log_store, "CHUNK_BYTES", 4)
+    store = log_store.LogStore(str(tmp_path / "log"))
+    store.append(b"abcd")
+    store.append(b"efgh")
+    store.append(b"ij")
+    store.truncate(6)
+    assert store.size() == 6 and store.read_range(0, 100) == b"abcdef"
+    store.append(b"XY")
+    assert store.read_range(0, 100) == b"abcdefXY"
+    store.truncate(0)
+    assert store.size() == 0

@@ -36,6 +36,20 @@ class LogStore:
     def size(self):
         return sum(os.path.getsize(os.path.join(self.directory, n)) for n in self._chunks())
 
+    def truncate(self, size):
+        """Cut the log back to ``size`` bytes: what a writer appended and never recorded (its
+        transaction died with its server) is written again from the recorded position."""
+        kept = 0
+        for name in self._chunks():
+            path = os.path.join(self.directory, name)
+            length = os.path.getsize(path)
+            if kept + length > size:
+                if kept >= size:
+                    os.remove(path)
+                else:
+                    os.truncate(path, size - kept)
+            kept += length
+
     def tail(self, lines=200, max_bytes=256 * 1024):
         """The last ``lines`` lines (reading at most ``max_bytes`` from the end)."""
         collected = b""

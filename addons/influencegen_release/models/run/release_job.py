@@ -266,6 +266,8 @@ class ReleaseJob(models.Model):
         """Append the container's new log lines, masked, and remember where reading stopped."""
         cursor = LogCursor(int(self.log_cursor_ns or 0), self.log_cursor_seen)
         store = LogStore(self.log_dir or self._log_dir())
+        if store.size() > (self.log_size or 0):  # lines past the cursor, from a server killed before its commit
+            store.truncate(self.log_size or 0)
         if client.copy_logs(container_id, cursor, store.append, self._masker()):
             vals = {"log_dir": store.directory, "log_size": store.size(), "log_cursor_ns": str(cursor.ns)}
             self.write(dict(vals, log_cursor_seen=cursor.seen))
