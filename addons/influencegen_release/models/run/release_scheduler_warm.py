@@ -260,13 +260,12 @@ class ReleaseSchedulerWarm(models.AbstractModel):
         with the keys of the latest jobs it ran."""
         cr = self.env.cr
         cr.execute(
-            """SELECT id, state IN ('pending', 'queued') FROM release_job
-               WHERE mode = 'run' AND (runner_id = %s OR state IN ('pending', 'queued'))
+            """SELECT id FROM release_job WHERE mode = 'run' AND (runner_id = %s OR state IN ('pending', 'queued'))
                ORDER BY id DESC LIMIT %s""",
             [runner.id, runner.capacity * 4],
         )
         rows = cr.fetchall()
-        limit = max(runner.capacity, min(sum(1 for _id, waiting in rows if waiting), 2 * runner.capacity))
+        limit = self._warm_target(runner)
         labels, wanted, total = runner._label_set(), {}, 0
         for job in self.env["release.job"].browse([row[0] for row in rows]):
             required = {x.strip() for x in (job.required_labels or "").split(",") if x.strip()}
